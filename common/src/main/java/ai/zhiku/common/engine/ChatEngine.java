@@ -1,0 +1,28 @@
+package ai.zhiku.common.engine;
+
+/**
+ * A chat/completion model, as the worker's gRPC service sees it. Implementations own their native
+ * memory and their threads; {@link #close()} frees both.
+ */
+public interface ChatEngine extends AutoCloseable {
+
+  /** Context length, template name and other facts for Details and the controller. */
+  ChatModelInfo info();
+
+  /**
+   * Tokens the input takes once rendered and tokenized (with the template's special tokens).
+   *
+   * @throws ai.zhiku.common.ZhikuException INVALID_REQUEST for input the template cannot render
+   */
+  int countTokens(PromptInput input);
+
+  /**
+   * Starts a generation and returns at once. Output goes to {@code sink} from the engine's
+   * thread. A prompt that does not fit the context (prompt + max_tokens) is reported through
+   * {@code sink.onError} with {@link ai.zhiku.common.ZhikuException#contextLength}, or thrown.
+   */
+  GenerationHandle submit(GenerationRequest request, TokenSink sink);
+
+  @Override
+  void close();
+}
