@@ -1,0 +1,752 @@
+package ai.zhiku.kb;
+
+import ai.zhiku.common.ErrorKind;
+import ai.zhiku.common.ZhikuException;
+import ai.zhiku.kb.db.Database;
+import ai.zhiku.kb.ingest.Chunk;
+import ai.zhiku.kb.ingest.Chunker;
+import ai.zhiku.kb.ingest.DocumentParser;
+import ai.zhiku.kb.search.Fusion;
+import ai.zhiku.kb.search.KeywordAnalyzer;
+import com.pgvector.PGvector;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Knowledge bases on PostgreSQL + pgvector: create and delete them, ingest documents (parse, chunk, embed,
+ * store atomically), search them (dense, keyword, hybrid) and build augmented prompts. All methods block
+ * on JDBC; call them off event loops. Failures are {@link ZhikuException}s: NOT_FOUND for unknown knowledge
+ * bases ({@code knowledge_base_not_found}), documents and embedding models ({@code model_not_found}),
+ * INVALID_REQUEST naming the parameter for bad input, UNAVAILABLE while the database is unreachable.
+ *
+ * <p>Storage: each knowledge base is bound to one embedding model and its dimension and gets its own partial
+ * HNSW index ({@code vector_cosine_ops}) over {@code embedding::vector(dim)} for its rows only, so vectors of
+ * two models never share an index. Keyword search is BM25 over character bigrams (see
+ * {@link KeywordAnalyzer}) computed in SQL from a postings table.
+ */
+public final class KnowledgeBaseService implements AutoCloseable {
+  public static final int DEFAULT_CHUNK_SIZE = 500;
+  public static final int DEFAULT_CHUNK_OVERLAP = 100;
+  public static final int DEFAULT_TOP_K = 5;
+  public static final int MAX_TOP_K = 100;
+  public static final long MAX_DOCUMENT_BYTES = 64L << 20;
+
+  public static final String DEFAULT_TEMPLATE_ZH =
+      "已知信息：{context} 根据上述已知信息，简洁和专业的来回答用户的问题。如果无法从中得到答案，请说 “根据已知信息无法回答该问题”"
+          + " 或 “没有提供足够的相关信息”，不允许在答案中添加编造成分，答案请使用中文。问题是：{question}";
+  public static final String DEFAULT_TEMPLATE_EN =
+      "Known information: {context} Based on the known information above, answer the user's question concisely"
+          + " and professionally. If the answer cannot be found in it, say \"The question cannot be answered"
+          + " from the known information\" or \"Not enough relevant information was provided\". Do not add"
+          + " anything made up to the answer. Answer in English. The question is: {question}";
+
+  private static final Pattern KB_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+  private static final Pattern PLACEHOLDER = Pattern.compile("\\{(context|question)}");
+  private static final int EMBED_BATCH = 32;
+  private static final double BM25_K1 = 1.2;
+  private static final double BM25_B = 0.75;
+
+  private final Database db;
+  private final Function<String, Embedder> embedders;
+  private final String defaultEmbeddingModel;
+  private final double keywordWeight;
+
+  public KnowledgeBaseService(KbConfig config, Function<String, Embedder> embedders) {
+    this(config, embedders, Fusion.DEFAULT_KEYWORD_WEIGHT);
+  }
+
+  /** With a non-default hybrid keyword weight (for evaluation). */
+  public KnowledgeBaseService(KbConfig config, Function<String, Embedder> embedders, double keywordWeight) {
+    this.db = new Database(config.jdbcUrl(), config.poolSize());
+    this.embedders = Objects.requireNonNull(embedders, "embedders");
+    this.defaultEmbeddingModel = config.defaultEmbeddingModel();
+    this.keywordWeight = keywordWeight;
+  }
+
+  /** A knowledge base row. */
+  private record Kb(int id, String name, String model, int dimension, int chunkSize, int chunkOverlap,
+      String template) {}
+
+  // --- knowledge bases -------------------------------------------------------------------------------
+
+  public KnowledgeBaseInfo create(CreateKnowledgeBase req) {
+    if (req == null) {
+      throw ZhikuException.invalid("name", "a knowledge base needs a name");
+    }
+    String name = validName(req.name());
+    String model = req.embeddingModel() == null || req.embeddingModel().isBlank()
+        ? defaultEmbeddingModel : req.embeddingModel().strip();
+    int chunkSize = req.chunkSize() == null ? DEFAULT_CHUNK_SIZE : req.chunkSize();
+    if (chunkSize < 50 || chunkSize > 8000) {
+      throw ZhikuException.invalid("chunk_size", "chunk_size must be between 50 and 8000 characters, got " + chunkSize);
+    }
+    int overlap = req.chunkOverlap() == null ? Math.min(DEFAULT_CHUNK_OVERLAP, chunkSize / 5) : req.chunkOverlap();
+    if (overlap < 0 || overlap > chunkSize / 2) {
+      throw ZhikuException.invalid("chunk_overlap",
+          "chunk_overlap must be between 0 and half of chunk_size (" + chunkSize / 2 + "), got " + overlap);
+    }
+    String template = req.promptTemplate();
+    if (template != null) {
+      if (template.isBlank()) {
+        template = null;
+      } else if (!template.contains("{context}") || !template.contains("{question}") || template.length() > 8000) {
+        throw ZhikuException.invalid("prompt_template",
+            "prompt_template must contain {context} and {question} and be at most 8000 characters");
+      }
+    }
+    int dimension = embedder(model).dimension();
+    String tpl = template;
+    int id = db.inTransaction(c -> {
+      Integer newId;
+      try (PreparedStatement ps = c.prepareStatement("""
+          INSERT INTO knowledge_bases (name, embedding_model, dimension, chunk_size, chunk_overlap, prompt_template)
+          VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING id""")) {
+        ps.setString(1, name);
+        ps.setString(2, model);
+        ps.setInt(3, dimension);
+        ps.setInt(4, chunkSize);
+        ps.setInt(5, overlap);
+        ps.setString(6, tpl);
+        try (ResultSet rs = ps.executeQuery()) {
+          newId = rs.next() ? rs.getInt(1) : null;
+        }
+      }
+      if (newId == null) {
+        throw new ZhikuException(ErrorKind.INVALID_REQUEST, "knowledge base '" + name + "' already exists",
+            "name", "knowledge_base_exists");
+      }
+      // identifiers below are integers from the database, never user text
+      try (Statement s = c.createStatement()) {
+        s.execute("CREATE INDEX " + hnswIndexName(newId) + " ON chunks USING hnsw ((embedding::vector("
+            + dimension + ")) vector_cosine_ops) WHERE kb_id = " + newId);
+      }
+      return newId;
+    });
+    return get(name);
+  }
+
+  public List<KnowledgeBaseInfo> list() {
+    return db.call(c -> {
+      try (PreparedStatement ps = c.prepareStatement(INFO_SQL + " ORDER BY k.name");
+          ResultSet rs = ps.executeQuery()) {
+        List<KnowledgeBaseInfo> out = new ArrayList<>();
+        while (rs.next()) {
+          out.add(info(rs));
+        }
+        return out;
+      }
+    });
+  }
+
+  public KnowledgeBaseInfo get(String name) {
+    String n = validName(name);
+    return db.call(c -> {
+      try (PreparedStatement ps = c.prepareStatement(INFO_SQL + " WHERE k.name = ?")) {
+        ps.setString(1, n);
+        try (ResultSet rs = ps.executeQuery()) {
+          if (!rs.next()) {
+            throw kbNotFound(n);
+          }
+          return info(rs);
+        }
+      }
+    });
+  }
+
+  private static final String INFO_SQL = """
+      SELECT k.name, k.embedding_model, k.dimension, k.chunk_size, k.chunk_overlap, k.prompt_template, k.created_at,
+             (SELECT count(*) FROM documents d WHERE d.kb_id = k.id) AS documents,
+             (SELECT count(*) FROM chunks ch WHERE ch.kb_id = k.id) AS chunks
+      FROM knowledge_bases k""";
+
+  private static KnowledgeBaseInfo info(ResultSet rs) throws SQLException {
+    return new KnowledgeBaseInfo(rs.getString(1), rs.getString(2), rs.getInt(3), rs.getInt(4), rs.getInt(5),
+        rs.getString(6), rs.getTimestamp(7).toInstant(), rs.getLong(8), rs.getLong(9));
+  }
+
+  public void delete(String name) {
+    String n = validName(name);
+    db.inTransaction(c -> {
+      Kb kb = lockKb(c, n, true);
+      try (PreparedStatement ps = c.prepareStatement("DELETE FROM chunk_terms WHERE kb_id = ?")) {
+        ps.setInt(1, kb.id());
+        ps.executeUpdate();
+      }
+      try (PreparedStatement ps = c.prepareStatement("DELETE FROM chunks WHERE kb_id = ?")) {
+        ps.setInt(1, kb.id());
+        ps.executeUpdate();
+      }
+      try (Statement s = c.createStatement()) {
+        s.execute("DROP INDEX IF EXISTS " + hnswIndexName(kb.id()));
+      }
+      try (PreparedStatement ps = c.prepareStatement("DELETE FROM knowledge_bases WHERE id = ?")) {
+        ps.setInt(1, kb.id());
+        ps.executeUpdate();
+      }
+      return null;
+    });
+  }
+
+  // --- documents -------------------------------------------------------------------------------------
+
+  /** Adds plain text under a document name (the JSON {name, text} upload). */
+  public AddDocumentResult addText(String kbName, String documentName, String text) {
+    if (text == null) {
+      throw ZhikuException.invalid("text", "text is required");
+    }
+    return addDocument(kbName, documentName, text.getBytes(StandardCharsets.UTF_8), "text/plain");
+  }
+
+  /**
+   * Parses, chunks, embeds and stores a document. The same name with the same bytes changes nothing; the
+   * same name with new bytes replaces that document's chunks in one transaction. Concurrent uploads of one
+   * name are serialised by a transaction-scoped advisory lock (and a unique constraint behind it).
+   */
+  public AddDocumentResult addDocument(String kbName, String fileName, byte[] content, String contentType) {
+    String n = validName(kbName);
+    String docName = validDocumentName(fileName);
+    if (content == null) {
+      throw ZhikuException.invalid("file", "file content is required");
+    }
+    if (content.length > MAX_DOCUMENT_BYTES) {
+      throw new ZhikuException(ErrorKind.PAYLOAD_TOO_LARGE,
+          "document is larger than " + (MAX_DOCUMENT_BYTES >> 20) + " MiB", "file", null);
+    }
+    String type = contentType == null || contentType.isBlank() ? "application/octet-stream" : contentType.strip();
+    DocumentParser.formatOf(docName, type); // reject unsupported types before any work
+    String hash = sha256(content);
+    Kb kb = kb(n);
+    DocumentInfo existing = findDocument(kb.id(), docName);
+    if (existing != null && existing.contentHash().equals(hash)) {
+      return new AddDocumentResult(existing, AddDocumentResult.Status.UNCHANGED);
+    }
+
+    String text = DocumentParser.parse(docName, content, type);
+    List<Chunk> chunks = new Chunker(kb.chunkSize(), kb.chunkOverlap()).split(text);
+    if (chunks.isEmpty()) {
+      throw ZhikuException.invalid("file", "document '" + docName + "' contains no text");
+    }
+    List<String> chunkHashes = new ArrayList<>(chunks.size());
+    for (Chunk ch : chunks) {
+      chunkHashes.add(sha256(ch.indexedText().getBytes(StandardCharsets.UTF_8)));
+    }
+    List<float[]> vectors = embedChunks(kb, chunks, chunkHashes, existing);
+
+    return db.inTransaction(c -> {
+      // the knowledge base must still exist and must not be deleted under us
+      Kb locked = lockKb(c, n, false);
+      if (locked.id() != kb.id()) {
+        throw kbNotFound(n);
+      }
+      try (PreparedStatement ps = c.prepareStatement("SELECT pg_advisory_xact_lock(?, hashtext(?))")) {
+        ps.setInt(1, kb.id());
+        ps.setString(2, docName);
+        ps.execute();
+      }
+      DocumentInfo current = findDocument(c, kb.id(), docName);
+      if (current != null && current.contentHash().equals(hash)) {
+        return new AddDocumentResult(current, AddDocumentResult.Status.UNCHANGED);
+      }
+      UUID docId;
+      AddDocumentResult.Status status;
+      if (current != null) {
+        docId = UUID.fromString(current.id());
+        try (PreparedStatement ps = c.prepareStatement("DELETE FROM chunk_terms WHERE chunk_id IN "
+            + "(SELECT id FROM chunks WHERE document_id = ?)")) {
+          ps.setObject(1, docId);
+          ps.executeUpdate();
+        }
+        try (PreparedStatement ps = c.prepareStatement("DELETE FROM chunks WHERE document_id = ?")) {
+          ps.setObject(1, docId);
+          ps.executeUpdate();
+        }
+        try (PreparedStatement ps = c.prepareStatement("""
+            UPDATE documents SET content_hash = ?, content_type = ?, size_bytes = ?, chunk_count = ?,
+                   updated_at = now() WHERE id = ?""")) {
+          ps.setString(1, hash);
+          ps.setString(2, type);
+          ps.setLong(3, content.length);
+          ps.setInt(4, chunks.size());
+          ps.setObject(5, docId);
+          ps.executeUpdate();
+        }
+        status = AddDocumentResult.Status.REPLACED;
+      } else {
+        try (PreparedStatement ps = c.prepareStatement("""
+            INSERT INTO documents (kb_id, name, content_hash, content_type, size_bytes, chunk_count)
+            VALUES (?, ?, ?, ?, ?, ?) RETURNING id""")) {
+          ps.setInt(1, kb.id());
+          ps.setString(2, docName);
+          ps.setString(3, hash);
+          ps.setString(4, type);
+          ps.setLong(5, content.length);
+          ps.setInt(6, chunks.size());
+          try (ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            docId = rs.getObject(1, UUID.class);
+          }
+        }
+        status = AddDocumentResult.Status.CREATED;
+      }
+      insertChunks(c, kb.id(), docId, chunks, chunkHashes, vectors);
+      return new AddDocumentResult(findDocument(c, kb.id(), docName), status);
+    });
+  }
+
+  private List<float[]> embedChunks(Kb kb, List<Chunk> chunks, List<String> hashes, DocumentInfo existing) {
+    Map<String, float[]> reuse = new HashMap<>();
+    if (existing != null) {
+      db.call(c -> {
+        try (PreparedStatement ps = c.prepareStatement(
+            "SELECT content_hash, embedding::text FROM chunks WHERE document_id = ?")) {
+          ps.setObject(1, UUID.fromString(existing.id()));
+          try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+              reuse.put(rs.getString(1), new PGvector(rs.getString(2)).toArray());
+            }
+          }
+        }
+        return null;
+      });
+    }
+    float[][] out = new float[chunks.size()][];
+    List<Integer> todo = new ArrayList<>();
+    for (int i = 0; i < chunks.size(); i++) {
+      float[] v = reuse.get(hashes.get(i));
+      if (v != null && v.length == kb.dimension()) {
+        out[i] = v;
+      } else {
+        todo.add(i);
+      }
+    }
+    Embedder embedder = embedder(kb.model());
+    for (int from = 0; from < todo.size(); from += EMBED_BATCH) {
+      List<Integer> batch = todo.subList(from, Math.min(todo.size(), from + EMBED_BATCH));
+      List<String> texts = new ArrayList<>(batch.size());
+      for (int i : batch) {
+        texts.add(chunks.get(i).indexedText());
+      }
+      List<float[]> vs = embedder.embed(texts, false);
+      if (vs.size() != batch.size()) {
+        throw ZhikuException.internal("embedding model returned " + vs.size() + " vectors for " + batch.size()
+            + " texts", null);
+      }
+      for (int k = 0; k < batch.size(); k++) {
+        out[batch.get(k)] = checkDimension(kb, vs.get(k));
+      }
+    }
+    return List.of(out);
+  }
+
+  private static float[] checkDimension(Kb kb, float[] v) {
+    if (v == null || v.length != kb.dimension()) {
+      throw ZhikuException.internal("embedding model '" + kb.model() + "' returned a vector of dimension "
+          + (v == null ? 0 : v.length) + "; knowledge base '" + kb.name() + "' is bound to dimension "
+          + kb.dimension(), null);
+    }
+    return v;
+  }
+
+  private static void insertChunks(Connection c, int kbId, UUID docId, List<Chunk> chunks, List<String> hashes,
+      List<float[]> vectors) throws SQLException {
+    long[] ids = new long[chunks.size()];
+    try (PreparedStatement ps = c.prepareStatement("SELECT nextval('chunks_id_seq') FROM generate_series(1, ?)")) {
+      ps.setInt(1, chunks.size());
+      try (ResultSet rs = ps.executeQuery()) {
+        for (int i = 0; rs.next(); i++) {
+          ids[i] = rs.getLong(1);
+        }
+      }
+    }
+    List<String> terms = new ArrayList<>();
+    List<Long> termChunk = new ArrayList<>();
+    List<Integer> termTf = new ArrayList<>();
+    List<Integer> termLen = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement("""
+        INSERT INTO chunks (id, kb_id, document_id, chunk_index, context, text, content_hash, term_count, embedding)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""")) {
+      for (int i = 0; i < chunks.size(); i++) {
+        Chunk ch = chunks.get(i);
+        Map<String, Integer> tf = KeywordAnalyzer.termFrequencies(ch.indexedText());
+        int len = tf.values().stream().mapToInt(Integer::intValue).sum();
+        ps.setLong(1, ids[i]);
+        ps.setInt(2, kbId);
+        ps.setObject(3, docId);
+        ps.setInt(4, ch.index());
+        ps.setString(5, ch.context());
+        ps.setString(6, ch.text());
+        ps.setString(7, hashes.get(i));
+        ps.setInt(8, len);
+        ps.setObject(9, new PGvector(vectors.get(i)));
+        ps.addBatch();
+        for (Map.Entry<String, Integer> e : tf.entrySet()) {
+          terms.add(e.getKey());
+          termChunk.add(ids[i]);
+          termTf.add(e.getValue());
+          termLen.add(len);
+        }
+      }
+      ps.executeBatch();
+    }
+    final int slice = 50_000;
+    try (PreparedStatement ps = c.prepareStatement("""
+        INSERT INTO chunk_terms (kb_id, term, chunk_id, tf, doc_len)
+        SELECT ?, u.term, u.chunk_id, u.tf, u.doc_len
+        FROM unnest(?::text[], ?::bigint[], ?::integer[], ?::integer[]) AS u(term, chunk_id, tf, doc_len)""")) {
+      for (int from = 0; from < terms.size(); from += slice) {
+        int to = Math.min(terms.size(), from + slice);
+        ps.setInt(1, kbId);
+        Array a1 = c.createArrayOf("text", terms.subList(from, to).toArray());
+        Array a2 = c.createArrayOf("bigint", termChunk.subList(from, to).toArray());
+        Array a3 = c.createArrayOf("integer", termTf.subList(from, to).toArray());
+        Array a4 = c.createArrayOf("integer", termLen.subList(from, to).toArray());
+        ps.setArray(2, a1);
+        ps.setArray(3, a2);
+        ps.setArray(4, a3);
+        ps.setArray(5, a4);
+        ps.executeUpdate();
+      }
+    }
+  }
+
+  public List<DocumentInfo> listDocuments(String kbName) {
+    Kb kb = kb(validName(kbName));
+    return db.call(c -> {
+      try (PreparedStatement ps = c.prepareStatement(DOC_SQL + " WHERE kb_id = ? ORDER BY name")) {
+        ps.setInt(1, kb.id());
+        try (ResultSet rs = ps.executeQuery()) {
+          List<DocumentInfo> out = new ArrayList<>();
+          while (rs.next()) {
+            out.add(doc(rs));
+          }
+          return out;
+        }
+      }
+    });
+  }
+
+  public void deleteDocument(String kbName, String documentId) {
+    Kb kb = kb(validName(kbName));
+    UUID id;
+    try {
+      id = UUID.fromString(documentId == null ? "" : documentId);
+    } catch (IllegalArgumentException e) {
+      throw ZhikuException.invalid("document_id", "document id must be a UUID");
+    }
+    boolean deleted = db.inTransaction(c -> {
+      try (PreparedStatement ps = c.prepareStatement("DELETE FROM chunk_terms WHERE chunk_id IN "
+          + "(SELECT id FROM chunks WHERE document_id = ? AND kb_id = ?)")) {
+        ps.setObject(1, id);
+        ps.setInt(2, kb.id());
+        ps.executeUpdate();
+      }
+      try (PreparedStatement ps = c.prepareStatement("DELETE FROM documents WHERE id = ? AND kb_id = ?")) {
+        ps.setObject(1, id);
+        ps.setInt(2, kb.id());
+        return ps.executeUpdate() > 0;
+      }
+    });
+    if (!deleted) {
+      throw ZhikuException.notFound("document '" + documentId + "' is not in knowledge base '" + kb.name() + "'",
+          "document_not_found");
+    }
+  }
+
+  private static final String DOC_SQL =
+      "SELECT id, name, content_hash, content_type, size_bytes, chunk_count, created_at, updated_at FROM documents";
+
+  private static DocumentInfo doc(ResultSet rs) throws SQLException {
+    return new DocumentInfo(rs.getObject(1, UUID.class).toString(), rs.getString(2), rs.getString(3),
+        rs.getString(4), rs.getLong(5), rs.getInt(6), rs.getTimestamp(7).toInstant(), rs.getTimestamp(8).toInstant());
+  }
+
+  private DocumentInfo findDocument(int kbId, String name) {
+    return db.call(c -> findDocument(c, kbId, name));
+  }
+
+  private static DocumentInfo findDocument(Connection c, int kbId, String name) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(DOC_SQL + " WHERE kb_id = ? AND name = ?")) {
+      ps.setInt(1, kbId);
+      ps.setString(2, name);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? doc(rs) : null;
+      }
+    }
+  }
+
+  // --- search ----------------------------------------------------------------------------------------
+
+  /**
+   * Retrieves the chunks that best answer a query.
+   *
+   * @param topK number of hits, 1..100 (null: 5)
+   * @param scoreThreshold drop hits scoring below it, 0..1 (null: keep all)
+   * @param mode null means hybrid
+   */
+  public List<SearchHit> search(String kbName, String query, Integer topK, Double scoreThreshold, SearchMode mode) {
+    Kb kb = kb(validName(kbName));
+    return search(kb, query, topK, scoreThreshold, mode == null ? SearchMode.HYBRID : mode, "query");
+  }
+
+  private List<SearchHit> search(Kb kb, String query, Integer topK, Double threshold, SearchMode mode,
+      String queryParam) {
+    if (query == null || query.isBlank()) {
+      throw ZhikuException.invalid(queryParam, queryParam + " must not be empty");
+    }
+    if (query.length() > 8000) {
+      throw ZhikuException.invalid(queryParam, queryParam + " must be at most 8000 characters");
+    }
+    int k = topK == null ? DEFAULT_TOP_K : topK;
+    if (k < 1 || k > MAX_TOP_K) {
+      throw ZhikuException.invalid("top_k", "top_k must be between 1 and " + MAX_TOP_K + ", got " + k);
+    }
+    if (threshold != null && (threshold.isNaN() || threshold < 0 || threshold > 1)) {
+      throw ZhikuException.invalid("score_threshold", "score_threshold must be between 0 and 1");
+    }
+    double min = threshold == null ? Double.NEGATIVE_INFINITY : threshold;
+    List<Row> rows = switch (mode) {
+      case DENSE -> dense(kb, query, k);
+      case KEYWORD -> keyword(kb, query, k);
+      case HYBRID -> hybrid(kb, query, k);
+    };
+    List<SearchHit> hits = new ArrayList<>();
+    for (Row r : rows) {
+      if (r.score >= min && hits.size() < k) {
+        hits.add(new SearchHit(r.text, r.score, r.document, r.chunkIndex));
+      }
+    }
+    return hits;
+  }
+
+  private record Row(long id, String text, String document, int chunkIndex, double score) {}
+
+  private List<Row> hybrid(Kb kb, String query, int k) {
+    int n = Math.max(30, 4 * k);
+    List<Row> kw = keyword(kb, query, n);
+    List<Row> dn = dense(kb, query, n);
+    Map<Long, Row> byId = new LinkedHashMap<>();
+    List<Fusion.Scored> kws = new ArrayList<>();
+    List<Fusion.Scored> dns = new ArrayList<>();
+    for (Row r : kw) {
+      byId.putIfAbsent(r.id, r);
+      kws.add(new Fusion.Scored(r.id, r.score));
+    }
+    for (Row r : dn) {
+      byId.putIfAbsent(r.id, r);
+      dns.add(new Fusion.Scored(r.id, r.score));
+    }
+    List<Row> out = new ArrayList<>();
+    for (Fusion.Fused f : Fusion.fuse(kws, dns, keywordWeight)) {
+      Row r = byId.get(f.id());
+      out.add(new Row(r.id, r.text, r.document, r.chunkIndex, f.score()));
+    }
+    return out;
+  }
+
+  private List<Row> dense(Kb kb, String query, int limit) {
+    List<float[]> v = embedder(kb.model()).embed(List.of(query), true);
+    if (v.size() != 1) {
+      throw ZhikuException.internal("embedding model returned " + v.size() + " vectors for one query", null);
+    }
+    PGvector q = new PGvector(checkDimension(kb, v.get(0)));
+    // the cast and the kb id must be literals to match the knowledge base's partial HNSW index expression;
+    // both are integers from the database
+    String cast = "::vector(" + kb.dimension() + ")";
+    String sql = "WITH nn AS MATERIALIZED (SELECT id, embedding" + cast + " <=> ?" + cast + " AS dist FROM chunks"
+        + " WHERE kb_id = " + kb.id() + " ORDER BY embedding" + cast + " <=> ?" + cast + " LIMIT ?)"
+        + " SELECT c.id, c.text, d.name, c.chunk_index, 1 - nn.dist FROM nn"
+        + " JOIN chunks c ON c.id = nn.id JOIN documents d ON d.id = c.document_id ORDER BY nn.dist, c.id";
+    return db.inTransaction(c -> {
+      try (PreparedStatement ps = c.prepareStatement("SELECT set_config('hnsw.ef_search', ?, true)")) {
+        ps.setString(1, Integer.toString(Math.min(1000, Math.max(40, 2 * limit))));
+        ps.execute();
+      }
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        ps.setObject(1, q);
+        ps.setObject(2, q);
+        ps.setInt(3, limit);
+        return rows(ps);
+      }
+    });
+  }
+
+  private static final String BM25_SQL = """
+      WITH q AS (SELECT * FROM unnest(?::text[], ?::integer[]) AS q(term, qtf)),
+      stats AS (SELECT greatest(count(*), 1)::float8 AS n, greatest(coalesce(avg(term_count), 1), 1)::float8 AS avgdl
+                FROM chunks WHERE kb_id = ?),
+      w AS (SELECT q.term, q.qtf, ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5)) AS idf
+            FROM q CROSS JOIN stats s
+            CROSS JOIN LATERAL (SELECT count(*)::float8 AS df FROM chunk_terms p
+                                WHERE p.kb_id = ? AND p.term = q.term) d
+            WHERE d.df > 0),
+      top AS (SELECT p.chunk_id,
+                     sum(w.qtf * w.idf * p.tf * (? + 1) / (p.tf + ? * (1 - ? + ? * p.doc_len / s.avgdl))) AS score
+              FROM w JOIN chunk_terms p ON p.kb_id = ? AND p.term = w.term CROSS JOIN stats s
+              GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id LIMIT ?),
+      best AS (SELECT sum(qtf * idf) * (? + 1) AS upper FROM w)
+      SELECT c.id, c.text, d.name, c.chunk_index, top.score / best.upper
+      FROM top JOIN chunks c ON c.id = top.chunk_id JOIN documents d ON d.id = c.document_id CROSS JOIN best
+      ORDER BY top.score DESC, c.id""";
+
+  private List<Row> keyword(Kb kb, String query, int limit) {
+    Map<String, Integer> terms = KeywordAnalyzer.queryTerms(query);
+    if (terms.isEmpty()) {
+      return List.of();
+    }
+    return db.call(c -> {
+      try (PreparedStatement ps = c.prepareStatement(BM25_SQL)) {
+        ps.setArray(1, c.createArrayOf("text", terms.keySet().toArray()));
+        ps.setArray(2, c.createArrayOf("integer", terms.values().toArray()));
+        ps.setInt(3, kb.id());
+        ps.setInt(4, kb.id());
+        ps.setDouble(5, BM25_K1);
+        ps.setDouble(6, BM25_K1);
+        ps.setDouble(7, BM25_B);
+        ps.setDouble(8, BM25_B);
+        ps.setInt(9, kb.id());
+        ps.setInt(10, limit);
+        ps.setDouble(11, BM25_K1);
+        return rows(ps);
+      }
+    });
+  }
+
+  private static List<Row> rows(PreparedStatement ps) throws SQLException {
+    try (ResultSet rs = ps.executeQuery()) {
+      List<Row> out = new ArrayList<>();
+      while (rs.next()) {
+        out.add(new Row(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getInt(4), rs.getDouble(5)));
+      }
+      return out;
+    }
+  }
+
+  // --- augmentation ----------------------------------------------------------------------------------
+
+  /**
+   * Retrieves context for a question (hybrid search) and fills the knowledge base's prompt template: its own
+   * template if it has one, otherwise the Chinese default, or the English one for questions without CJK text.
+   */
+  public AugmentedPrompt augment(String kbName, String question, Integer topK, Double scoreThreshold) {
+    Kb kb = kb(validName(kbName));
+    List<SearchHit> hits = search(kb, question, topK, scoreThreshold, SearchMode.HYBRID, "question");
+    StringBuilder context = new StringBuilder();
+    for (SearchHit h : hits) {
+      if (!context.isEmpty()) {
+        context.append("\n\n");
+      }
+      context.append(h.text());
+    }
+    String template = kb.template() != null ? kb.template()
+        : KeywordAnalyzer.containsCjk(question) ? DEFAULT_TEMPLATE_ZH : DEFAULT_TEMPLATE_EN;
+    return new AugmentedPrompt(fill(template, context.toString(), question.strip()), hits);
+  }
+
+  /** Substitutes {context} and {question} in one pass (so text inside either is never re-substituted). */
+  static String fill(String template, String context, String question) {
+    Matcher m = PLACEHOLDER.matcher(template);
+    StringBuilder sb = new StringBuilder();
+    while (m.find()) {
+      m.appendReplacement(sb, Matcher.quoteReplacement(m.group(1).equals("context") ? context : question));
+    }
+    m.appendTail(sb);
+    return sb.toString();
+  }
+
+  // --- helpers ---------------------------------------------------------------------------------------
+
+  private Embedder embedder(String model) {
+    Embedder e = embedders.apply(model);
+    if (e == null) {
+      throw ZhikuException.notFound("embedding model '" + model + "' is not served", "model_not_found");
+    }
+    return e;
+  }
+
+  private Kb kb(String name) {
+    return db.call(c -> readKb(c, name, ""));
+  }
+
+  private static Kb lockKb(Connection c, String name, boolean exclusive) throws SQLException {
+    return readKb(c, name, exclusive ? " FOR UPDATE" : " FOR SHARE");
+  }
+
+  private static Kb readKb(Connection c, String name, String lock) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("SELECT id, name, embedding_model, dimension, chunk_size,"
+        + " chunk_overlap, prompt_template FROM knowledge_bases WHERE name = ?" + lock)) {
+      ps.setString(1, name);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (!rs.next()) {
+          throw kbNotFound(name);
+        }
+        return new Kb(rs.getInt(1), rs.getString(2), rs.getString(3), rs.getInt(4), rs.getInt(5), rs.getInt(6),
+            rs.getString(7));
+      }
+    }
+  }
+
+  private static ZhikuException kbNotFound(String name) {
+    return ZhikuException.notFound("knowledge base '" + name + "' does not exist", "knowledge_base_not_found");
+  }
+
+  static String validName(String name) {
+    if (name == null || !KB_NAME.matcher(name).matches()) {
+      throw ZhikuException.invalid("name", "knowledge base name must be 1-64 characters of letters, digits,"
+          + " '_', '-' and '.', starting with a letter or digit");
+    }
+    return name;
+  }
+
+  static String validDocumentName(String name) {
+    if (name == null || name.isBlank()) {
+      throw ZhikuException.invalid("file", "a document needs a file name");
+    }
+    String n = name.strip().replace('\\', '/');
+    if (n.length() > 255 || n.startsWith("/") || n.contains("//")
+        || n.chars().anyMatch(ch -> ch < 0x20 || ch == 0x7f)) {
+      throw ZhikuException.invalid("file", "document names are relative paths of at most 255 characters"
+          + " without control characters");
+    }
+    for (String part : n.split("/")) {
+      if (part.equals("..") || part.equals(".")) {
+        throw ZhikuException.invalid("file", "document names must not contain '.' or '..' path segments");
+      }
+    }
+    return n;
+  }
+
+  private static String hnswIndexName(int kbId) {
+    return "chunks_embedding_hnsw_kb_" + kbId;
+  }
+
+  static String sha256(byte[] bytes) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Override
+  public void close() {
+    db.close();
+  }
+}
