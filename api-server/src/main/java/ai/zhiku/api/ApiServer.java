@@ -1,0 +1,238 @@
+package ai.zhiku.api;
+
+import ai.zhiku.common.ErrorKind;
+import ai.zhiku.common.Metrics;
+import ai.zhiku.common.ZhikuException;
+import ai.zhiku.protocol.CountTokensReply;
+import ai.zhiku.protocol.CountTokensRequest;
+import ai.zhiku.protocol.ModelCard;
+import ai.zhiku.protocol.ModelKind;
+import ai.zhiku.protocol.WorkerGrpcClient;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.CorsHandler;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.List;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The OpenAI-compatible HTTP surface. Handlers here parse, validate, route and write; the work
+ * happens on workers (over gRPC) and in the knowledge-base library (on a worker pool).
+ */
+public final class ApiServer {
+  private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
+  private static final long CREATED = System.currentTimeMillis() / 1000;
+
+  private final Vertx vertx;
+  private final ApiServerConfig config;
+  private final Upstream upstream;
+  private final ApiMetrics metrics;
+  private final KbRoutes kbRoutes;
+  private final List<byte[]> keys;
+  private HttpServer server;
+
+  /**
+   * @param kbRoutes the knowledge-base REST API and augmenter, or null when knowledge bases are off
+   */
+  public ApiServer(Vertx vertx, ApiServerConfig config, KbRoutes kbRoutes) {
+    this.vertx = vertx;
+    this.config = config;
+    this.upstream = new Upstream(vertx, config.controllerAddress(), config.modelsCacheMs());
+    this.metrics = new ApiMetrics(upstream);
+    this.kbRoutes = kbRoutes;
+    this.keys = config.apiKeys().stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList();
+  }
+
+  public Upstream upstream() {
+    return upstream;
+  }
+
+  public Router router() {
+    Router router = Router.router(vertx);
+    CorsHandler cors = CorsHandler.create().allowedMethods(Set.of(HttpMethod.GET, HttpMethod.POST, HttpMethod.DELETE, HttpMethod.OPTIONS))
+        .allowedHeaders(Set.of("authorization", "content-type", "x-request-id", "x-knowledge-base",
+            "x-knowledge-base-top-k", "x-knowledge-base-score-threshold", "openai-organization", "openai-project"));
+    for (String origin : config.corsOrigins()) {
+      cors.addOrigin(origin);
+    }
+    router.route().handler(cors);
+    router.get("/health").handler(ctx -> ctx.json(new JsonObject().put("status", "ok")));
+    router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", Metrics.CONTENT_TYPE).end(Metrics.scrape()));
+
+    router.route("/v1/*").handler(this::authenticate);
+    router.route("/api/*").handler(this::authenticate);
+    if (kbRoutes != null) {
+      kbRoutes.mount(router, config.maxUploadBytes(), metrics);
+    }
+    BodyHandler body = BodyHandler.create(false).setBodyLimit(config.maxBodyBytes());
+    router.route("/v1/*").handler(body);
+    router.route("/api/*").handler(body);
+
+    GenerationHandlers generation = new GenerationHandlers(upstream, metrics, kbRoutes == null ? null : kbRoutes.augmenter());
+    EmbeddingsHandler embeddings = new EmbeddingsHandler(upstream, metrics);
+    router.get("/v1/models").handler(this::listModels);
+    router.get("/v1/models/:model").handler(this::getModel);
+    router.post("/v1/chat/completions").handler(generation::chat);
+    router.post("/v1/completions").handler(generation::completions);
+    router.post("/v1/embeddings").handler(embeddings::handle);
+    router.post("/api/v1/token_check").handler(this::tokenCheck);
+
+    router.route().last().handler(ctx -> OpenAiError.send(ctx.response(),
+        new ZhikuException(ErrorKind.NOT_FOUND, "Unknown request URL: " + ctx.request().method() + " " + ctx.request().path()
+            + ". Please check the URL for typos.", null, "unknown_url")));
+    router.errorHandler(413, ctx -> OpenAiError.send(ctx.response(), new ZhikuException(ErrorKind.PAYLOAD_TOO_LARGE,
+        "Request body too large; the limit is " + config.maxBodyBytes() + " bytes.", null, "request_too_large")));
+    router.errorHandler(405, ctx -> OpenAiError.send(ctx.response(), new ZhikuException(ErrorKind.NOT_FOUND,
+        "Method " + ctx.request().method() + " is not allowed for " + ctx.request().path(), null, "method_not_allowed")));
+    router.errorHandler(500, ctx -> OpenAiError.send(ctx.response(), ctx.failure() == null
+        ? ZhikuException.internal("The server had an error while processing your request.", null) : ctx.failure()));
+    return router;
+  }
+
+  public Future<Integer> start() {
+    server = vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port())
+        .setCompressionSupported(true).setTcpNoDelay(true));
+    server.requestHandler(router());
+    return server.listen().map(s -> {
+      log.info("api-server listening on http://{}:{}/v1 (controller {}, {} API keys, knowledge bases {})", config.host(),
+          s.actualPort(), config.controllerAddress(), keys.size(), kbRoutes == null ? "off" : "on");
+      return s.actualPort();
+    });
+  }
+
+  public Future<Void> close() {
+    Future<Void> f = server == null ? Future.succeededFuture() : server.close();
+    return f.compose(v -> upstream.close()).andThen(ar -> {
+      if (kbRoutes != null) {
+        kbRoutes.close();
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ auth
+
+  private void authenticate(RoutingContext ctx) {
+    if (keys.isEmpty() || ctx.request().method() == HttpMethod.OPTIONS) {
+      ctx.next();
+      return;
+    }
+    String header = ctx.request().getHeader("authorization");
+    String key = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : null;
+    if (key != null) {
+      byte[] given = key.getBytes(StandardCharsets.UTF_8);
+      for (byte[] k : keys) {
+        if (MessageDigest.isEqual(k, given)) {
+          ctx.next();
+          return;
+        }
+      }
+    }
+    metrics.authFailure();
+    String message = key == null
+        ? "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+        : "Incorrect API key provided: " + redact(key) + ".";
+    OpenAiError.send(ctx.response(), new ZhikuException(ErrorKind.UNAUTHORIZED, message, null, "invalid_api_key"));
+  }
+
+  private static String redact(String key) {
+    return key.length() <= 8 ? "****" : key.substring(0, 3) + "*".repeat(4) + key.substring(key.length() - 4);
+  }
+
+  // ------------------------------------------------------------------ models and token check
+
+  private void listModels(RoutingContext ctx) {
+    long start = System.nanoTime();
+    upstream.models().onFailure(err -> OpenAiError.send(ctx.response(), err)).onSuccess(models -> {
+      JsonArray data = new JsonArray();
+      models.forEach(m -> data.add(modelObject(m)));
+      ctx.response().putHeader("content-type", "application/json").end(new JsonObject().put("object", "list").put("data", data).encode());
+      metrics.request("models", null, 200, start);
+    });
+  }
+
+  private void getModel(RoutingContext ctx) {
+    upstream.model(ctx.pathParam("model")).onFailure(err -> OpenAiError.send(ctx.response(), err))
+        .onSuccess(m -> ctx.response().putHeader("content-type", "application/json").end(modelObject(m).encode()));
+  }
+
+  private static JsonObject modelObject(ModelCard m) {
+    return new JsonObject().put("id", m.getName()).put("object", "model").put("created", CREATED).put("owned_by", "zhiku")
+        .put("root", m.getName()).putNull("parent")
+        .put("max_model_len", m.getContextLength())
+        .put("kind", m.getKind() == ModelKind.MODEL_KIND_EMBEDDING ? "embedding" : "chat");
+  }
+
+  /** FastChat's /api/v1/token_check: {prompts:[{model, prompt, max_tokens}]} → {prompts:[{fits, tokenCount, contextLength}]}. */
+  private void tokenCheck(RoutingContext ctx) {
+    JsonObject body;
+    JsonArray prompts;
+    try {
+      body = jsonBody(ctx);
+      Object p = body.getValue("prompts");
+      if (!(p instanceof JsonArray arr) || arr.isEmpty()) {
+        throw ZhikuException.invalid("prompts", "'prompts' must be a non-empty list of {model, prompt, max_tokens}");
+      }
+      prompts = arr;
+      for (int i = 0; i < prompts.size(); i++) {
+        if (!(prompts.getValue(i) instanceof JsonObject o)) {
+          throw ZhikuException.invalid("prompts", "'prompts[" + i + "]' must be an object");
+        }
+        Json.string(o, "model", true);
+        Json.string(o, "prompt", true);
+        Json.integer(o, "max_tokens", 0, Integer.MAX_VALUE);
+      }
+    } catch (ZhikuException e) {
+      OpenAiError.send(ctx.response(), e);
+      return;
+    }
+    List<Future<JsonObject>> checks = new java.util.ArrayList<>();
+    for (int i = 0; i < prompts.size(); i++) {
+      JsonObject item = prompts.getJsonObject(i);
+      String model = item.getString("model");
+      int maxTokens = item.getInteger("max_tokens", 0);
+      checks.add(upstream.model(model).compose(card -> upstream.<CountTokensRequest, CountTokensReply>unary(model, WorkerGrpcClient.CountTokens,
+              CountTokensRequest.newBuilder().setModel(model).setPrompt(item.getString("prompt")).build()))
+          .map(reply -> new JsonObject().put("fits", reply.getCount() + maxTokens <= reply.getContextLength())
+              .put("tokenCount", reply.getCount()).put("contextLength", reply.getContextLength())));
+    }
+    Future.all(checks).onFailure(err -> OpenAiError.send(ctx.response(), err)).onSuccess(all -> {
+      JsonArray out = new JsonArray();
+      checks.forEach(f -> out.add(f.result()));
+      ctx.json(new JsonObject().put("prompts", out));
+    });
+  }
+
+  // ------------------------------------------------------------------ body
+
+  /** The request body as a JSON object, or 400 in OpenAI's words. */
+  public static JsonObject jsonBody(RoutingContext ctx) {
+    if (ctx.body() == null || ctx.body().buffer() == null || ctx.body().length() == 0) {
+      throw ZhikuException.invalid(null, "We could not parse the JSON body of your request: the body is empty. The OpenAI API expects a JSON payload.");
+    }
+    io.vertx.core.buffer.Buffer buf = ctx.body().buffer();
+    int i = 0;
+    while (i < buf.length() && Character.isWhitespace(buf.getByte(i))) {
+      i++;
+    }
+    if (i == buf.length() || buf.getByte(i) != '{') {
+      throw ZhikuException.invalid(null, "The JSON body of your request must be an object.");
+    }
+    try {
+      return new JsonObject(buf);
+    } catch (DecodeException e) {
+      throw ZhikuException.invalid(null, "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)");
+    }
+  }
+}

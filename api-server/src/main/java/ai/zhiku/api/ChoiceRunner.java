@@ -1,0 +1,83 @@
+package ai.zhiku.api;
+
+import ai.zhiku.common.ZhikuException;
+import ai.zhiku.protocol.GenerateChunk;
+import ai.zhiku.protocol.GenerateRequest;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Runs the generations behind one OpenAI request (n choices, or one per prompt) concurrently on
+ * workers and reports their events in order per choice. The first error cancels the rest and is
+ * reported once; a cancel from the client cancels all.
+ */
+final class ChoiceRunner {
+
+  interface Events {
+    void onText(int index, String text, int tokens);
+
+    void onFinish(int index, String finishReason, int promptTokens, int completionTokens);
+
+    void onError(ZhikuException error);
+
+    /** Every choice finished. */
+    void onComplete();
+  }
+
+  private final List<Upstream.StreamCall> calls = new ArrayList<>();
+  private int remaining;
+  private boolean failed;
+  private boolean cancelled;
+
+  void start(Upstream upstream, String model, List<GenerateRequest> requests, Events events) {
+    remaining = requests.size();
+    for (int i = 0; i < requests.size(); i++) {
+      int index = i;
+      calls.add(upstream.generate(model, requests.get(i), new Upstream.StreamListener() {
+        @Override
+        public void onChunk(GenerateChunk chunk) {
+          if (failed || cancelled) {
+            return;
+          }
+          if (!chunk.getText().isEmpty()) {
+            events.onText(index, chunk.getText(), chunk.getTokenCount());
+          }
+          if (chunk.hasUsage()) {
+            String reason = switch (chunk.getFinishReason()) {
+              case FINISH_REASON_LENGTH -> "length";
+              default -> "stop";
+            };
+            events.onFinish(index, reason, chunk.getUsage().getPromptTokens(), chunk.getUsage().getCompletionTokens());
+          }
+        }
+
+        @Override
+        public void onEnd() {
+          if (failed || cancelled) {
+            return;
+          }
+          if (--remaining == 0) {
+            events.onComplete();
+          }
+        }
+
+        @Override
+        public void onError(ZhikuException error) {
+          if (failed || cancelled) {
+            return;
+          }
+          failed = true;
+          cancel();
+          events.onError(error);
+        }
+      }));
+    }
+  }
+
+  void cancel() {
+    cancelled = true;
+    for (Upstream.StreamCall c : calls) {
+      c.cancel();
+    }
+  }
+}

@@ -1,0 +1,582 @@
+package ai.zhiku.api;
+
+import ai.zhiku.common.ZhikuException;
+import ai.zhiku.protocol.ChatMessage;
+import ai.zhiku.protocol.GenerateRequest;
+import ai.zhiku.protocol.Messages;
+import ai.zhiku.protocol.ModelCard;
+import ai.zhiku.protocol.ModelKind;
+import ai.zhiku.protocol.SamplingParams;
+import io.vertx.core.Future;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+
+/** POST /v1/chat/completions and POST /v1/completions, non-streaming and streaming. */
+final class GenerationHandlers {
+  private static final Set<String> ROLES = Set.of("system", "user", "assistant", "developer");
+
+  private final Upstream upstream;
+  private final ApiMetrics metrics;
+  private final KnowledgeAugmenter kb;
+
+  GenerationHandlers(Upstream upstream, ApiMetrics metrics, KnowledgeAugmenter kb) {
+    this.upstream = upstream;
+    this.metrics = metrics;
+    this.kb = kb;
+  }
+
+  /** What both endpoints share once the body is parsed. */
+  private record Parsed(String model, List<GenerateRequest> requests, int n, boolean stream, boolean includeUsage,
+                        List<String> echoPrefixes, Integer maxTokens) {}
+
+  // ------------------------------------------------------------------ chat
+
+  void chat(RoutingContext ctx) {
+    long start = System.nanoTime();
+    JsonObject body;
+    try {
+      body = ApiServer.jsonBody(ctx);
+    } catch (ZhikuException e) {
+      OpenAiError.send(ctx.response(), e);
+      return;
+    }
+    String model;
+    List<ChatMessage> messages;
+    SamplingParams sampling;
+    int n;
+    boolean stream;
+    boolean includeUsage;
+    String kbName;
+    Integer kbTopK;
+    Float kbThreshold;
+    try {
+      model = Json.string(body, "model", true);
+      messages = parseMessages(body);
+      kbName = knowledgeBaseName(ctx, body);
+      kbTopK = kbName == null ? null : kbTopK(ctx, body);
+      kbThreshold = kbName == null ? null : kbThreshold(ctx, body);
+      sampling = parseSampling(body, kbName == null);
+      n = intOr(Json.integer(body, "n", 1, 128), 1);
+      stream = Json.bool(body, "stream", false);
+      includeUsage = streamUsage(body, stream);
+      Json.string(body, "user", false);
+    } catch (ZhikuException e) {
+      OpenAiError.send(ctx.response(), e);
+      metrics.request("chat_completions", null, e.kind().httpStatus(), start);
+      return;
+    }
+    String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
+    upstream.model(model).compose(card -> {
+      requireKind(card, ModelKind.MODEL_KIND_CHAT, model);
+      checkMaxTokens(card, sampling);
+      if (kbName == null) {
+        return Future.succeededFuture((KnowledgeAugmenter.Augmented) null);
+      }
+      if (kb == null) {
+        return Future.failedFuture(ZhikuException.invalid("knowledge_base", "knowledge bases are not enabled on this server"));
+      }
+      String question = lastUserMessage(messages);
+      return kb.augment(kbName, question, kbTopK, kbThreshold);
+    }).onFailure(err -> {
+      OpenAiError.send(ctx.response(), err);
+      metrics.request("chat_completions", model, OpenAiError.wrap(err).kind().httpStatus(), start);
+    }).onSuccess(augmented -> {
+      List<ChatMessage> finalMessages = augmented == null ? messages : replaceLastUser(messages, augmented.prompt());
+      GenerateRequest req = GenerateRequest.newBuilder().setModel(model).setRequestId(id)
+          .setMessages(Messages.newBuilder().addAllMessages(finalMessages)).setSampling(sampling).setN(n).build();
+      List<GenerateRequest> requests = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        requests.add(req);
+      }
+      Parsed p = new Parsed(model, requests, n, stream, includeUsage, null, sampling.hasMaxTokens() ? sampling.getMaxTokens() : null);
+      JsonArray sources = augmented == null ? null : augmented.sources();
+      if (stream) {
+        streamResponse(ctx, p, id, true, sources, start);
+      } else {
+        collectResponse(ctx, p, id, true, sources, start);
+      }
+    });
+  }
+
+  private static List<ChatMessage> parseMessages(JsonObject body) {
+    Object raw = body.getValue("messages");
+    if (raw == null) {
+      throw ZhikuException.invalid("messages", "'messages' is a required property");
+    }
+    if (!(raw instanceof JsonArray arr)) {
+      throw ZhikuException.invalid("messages", Json.typeMessage("messages", raw, "an array"));
+    }
+    if (arr.isEmpty()) {
+      throw ZhikuException.invalid("messages", "[] is too short - 'messages'");
+    }
+    List<ChatMessage> out = new ArrayList<>(arr.size());
+    for (int i = 0; i < arr.size(); i++) {
+      String where = "messages[" + i + "]";
+      if (!(arr.getValue(i) instanceof JsonObject m)) {
+        throw ZhikuException.invalid(where, Json.typeMessage(where, arr.getValue(i), "an object"));
+      }
+      Object roleValue = m.getValue("role");
+      if (!(roleValue instanceof String role) || !ROLES.contains(role)) {
+        throw ZhikuException.invalid(where + ".role", "Invalid value for '" + where + ".role': expected one of 'system', 'user', 'assistant', 'developer'.");
+      }
+      String content = contentText(m.getValue("content"), where + ".content", role);
+      out.add(ChatMessage.newBuilder().setRole(role.equals("developer") ? "system" : role).setContent(content).build());
+    }
+    return out;
+  }
+
+  private static String contentText(Object content, String where, String role) {
+    if (content == null) {
+      if (role.equals("assistant")) {
+        return "";
+      }
+      throw ZhikuException.invalid(where, "'" + where + "' is required for role '" + role + "'");
+    }
+    if (content instanceof String s) {
+      return s;
+    }
+    if (content instanceof JsonArray parts) {
+      StringBuilder sb = new StringBuilder();
+      for (int j = 0; j < parts.size(); j++) {
+        if (!(parts.getValue(j) instanceof JsonObject part)) {
+          throw ZhikuException.invalid(where, "each part of '" + where + "' must be an object");
+        }
+        Object type = part.getValue("type");
+        if (!"text".equals(type)) {
+          throw ZhikuException.invalid(where + "[" + j + "].type", "content part type '" + type + "' is not supported by this model; only 'text' is");
+        }
+        if (!(part.getValue("text") instanceof String text)) {
+          throw ZhikuException.invalid(where + "[" + j + "].text", "'" + where + "[" + j + "].text' must be a string");
+        }
+        if (!sb.isEmpty()) {
+          sb.append('\n');
+        }
+        sb.append(text);
+      }
+      return sb.toString();
+    }
+    throw ZhikuException.invalid(where, Json.typeMessage(where, content, "a string or an array of content parts"));
+  }
+
+  private static String lastUserMessage(List<ChatMessage> messages) {
+    for (int i = messages.size() - 1; i >= 0; i--) {
+      if (messages.get(i).getRole().equals("user")) {
+        return messages.get(i).getContent();
+      }
+    }
+    throw ZhikuException.invalid("messages", "a chat naming a knowledge base needs a user message to search for");
+  }
+
+  private static List<ChatMessage> replaceLastUser(List<ChatMessage> messages, String prompt) {
+    List<ChatMessage> out = new ArrayList<>(messages);
+    for (int i = out.size() - 1; i >= 0; i--) {
+      if (out.get(i).getRole().equals("user")) {
+        out.set(i, out.get(i).toBuilder().setContent(prompt).build());
+        break;
+      }
+    }
+    return out;
+  }
+
+  private static String knowledgeBaseName(RoutingContext ctx, JsonObject body) {
+    Object v = body.getValue("knowledge_base");
+    if (v instanceof JsonObject o) {
+      return Json.string(o, "name", true);
+    }
+    if (v != null && !(v instanceof String)) {
+      throw ZhikuException.invalid("knowledge_base", Json.typeMessage("knowledge_base", v, "a string or an object"));
+    }
+    String name = (String) v;
+    if (name == null) {
+      name = ctx.request().getHeader("x-knowledge-base");
+    }
+    return name == null || name.isBlank() ? null : name;
+  }
+
+  private static Integer kbTopK(RoutingContext ctx, JsonObject body) {
+    JsonObject o = body.getValue("knowledge_base") instanceof JsonObject j ? j : body;
+    Integer k = Json.integer(o, "top_k", 1, 100);
+    if (k == null && ctx.request().getHeader("x-knowledge-base-top-k") != null) {
+      try {
+        k = Integer.parseInt(ctx.request().getHeader("x-knowledge-base-top-k").trim());
+      } catch (NumberFormatException e) {
+        throw ZhikuException.invalid("x-knowledge-base-top-k", "the X-Knowledge-Base-Top-K header must be an integer");
+      }
+    }
+    return k;
+  }
+
+  private static Float kbThreshold(RoutingContext ctx, JsonObject body) {
+    JsonObject o = body.getValue("knowledge_base") instanceof JsonObject j ? j : body;
+    Float t = Json.number(o, "score_threshold", 0, 1);
+    String h = ctx.request().getHeader("x-knowledge-base-score-threshold");
+    if (t == null && h != null) {
+      try {
+        t = Float.parseFloat(h.trim());
+      } catch (NumberFormatException e) {
+        throw ZhikuException.invalid("x-knowledge-base-score-threshold", "the X-Knowledge-Base-Score-Threshold header must be a number");
+      }
+    }
+    return t;
+  }
+
+  // ------------------------------------------------------------------ completions
+
+  void completions(RoutingContext ctx) {
+    long start = System.nanoTime();
+    String model;
+    List<String> prompts;
+    SamplingParams sampling;
+    int n;
+    boolean stream;
+    boolean includeUsage;
+    boolean echo;
+    try {
+      JsonObject body = ApiServer.jsonBody(ctx);
+      model = Json.string(body, "model", true);
+      prompts = parsePrompts(body);
+      sampling = parseSampling(body, true);
+      n = intOr(Json.integer(body, "n", 1, 128), 1);
+      Integer bestOf = Json.integer(body, "best_of", 1, 128);
+      if (bestOf != null && bestOf != n) {
+        throw ZhikuException.invalid("best_of", "best_of other than n is not supported");
+      }
+      stream = Json.bool(body, "stream", false);
+      includeUsage = streamUsage(body, stream);
+      echo = Json.bool(body, "echo", false);
+      if (body.getValue("logprobs") != null) {
+        throw ZhikuException.invalid("logprobs", "logprobs are not supported by this server");
+      }
+      Json.string(body, "suffix", false);
+      Json.string(body, "user", false);
+    } catch (ZhikuException e) {
+      OpenAiError.send(ctx.response(), e);
+      metrics.request("completions", null, e.kind().httpStatus(), start);
+      return;
+    }
+    String id = "cmpl-" + UUID.randomUUID().toString().replace("-", "");
+    upstream.model(model).onFailure(err -> {
+      OpenAiError.send(ctx.response(), err);
+      metrics.request("completions", model, OpenAiError.wrap(err).kind().httpStatus(), start);
+    }).onSuccess(card -> {
+      try {
+        requireKind(card, ModelKind.MODEL_KIND_CHAT, model);
+        checkMaxTokens(card, sampling);
+      } catch (ZhikuException e) {
+        OpenAiError.send(ctx.response(), e);
+        metrics.request("completions", model, e.kind().httpStatus(), start);
+        return;
+      }
+      List<GenerateRequest> requests = new ArrayList<>();
+      List<String> echoes = new ArrayList<>();
+      for (String prompt : prompts) {
+        GenerateRequest req = GenerateRequest.newBuilder().setModel(model).setRequestId(id).setPrompt(prompt)
+            .setSampling(sampling).setN(n).build();
+        for (int i = 0; i < n; i++) {
+          requests.add(req);
+          echoes.add(echo ? prompt : null);
+        }
+      }
+      Parsed p = new Parsed(model, requests, n, stream, includeUsage, echoes, sampling.hasMaxTokens() ? sampling.getMaxTokens() : null);
+      if (stream) {
+        streamResponse(ctx, p, id, false, null, start);
+      } else {
+        collectResponse(ctx, p, id, false, null, start);
+      }
+    });
+  }
+
+  private static List<String> parsePrompts(JsonObject body) {
+    Object v = body.getValue("prompt");
+    if (v == null) {
+      throw ZhikuException.invalid("prompt", "'prompt' is a required property");
+    }
+    if (v instanceof String s) {
+      return List.of(s);
+    }
+    if (v instanceof JsonArray a && !a.isEmpty()) {
+      List<String> out = new ArrayList<>();
+      for (Object o : a) {
+        if (!(o instanceof String s)) {
+          throw ZhikuException.invalid("prompt", "'prompt' must be a string or a list of strings (token-id prompts are not supported)");
+        }
+        out.add(s);
+      }
+      return out;
+    }
+    throw ZhikuException.invalid("prompt", Json.typeMessage("prompt", v, "a string or a non-empty list of strings"));
+  }
+
+  // ------------------------------------------------------------------ shared parsing
+
+  private static SamplingParams parseSampling(JsonObject body, boolean topKIsSampling) {
+    SamplingParams.Builder b = SamplingParams.newBuilder();
+    Float temperature = Json.number(body, "temperature", 0, 2);
+    if (temperature != null) {
+      b.setTemperature(temperature);
+    }
+    Float topP = Json.number(body, "top_p", 0, 1);
+    if (topP != null) {
+      b.setTopP(topP);
+    }
+    if (topKIsSampling) {
+      Integer topK = Json.integer(body, "top_k", -1, Integer.MAX_VALUE);
+      if (topK != null && topK > 0) {
+        b.setTopK(topK);
+      }
+    }
+    Integer maxTokens = Json.integer(body, "max_completion_tokens", 1, Integer.MAX_VALUE);
+    Integer legacyMax = Json.integer(body, "max_tokens", 1, Integer.MAX_VALUE);
+    if (maxTokens == null) {
+      maxTokens = legacyMax;
+    }
+    if (maxTokens != null) {
+      b.setMaxTokens(maxTokens);
+    }
+    b.addAllStop(Json.stop(body));
+    Float presence = Json.number(body, "presence_penalty", -2, 2);
+    if (presence != null) {
+      b.setPresencePenalty(presence);
+    }
+    Float frequency = Json.number(body, "frequency_penalty", -2, 2);
+    if (frequency != null) {
+      b.setFrequencyPenalty(frequency);
+    }
+    Float repetition = Json.number(body, "repetition_penalty", 0.01, 10);
+    if (repetition != null) {
+      b.setRepetitionPenalty(repetition);
+    }
+    Long seed = Json.longValue(body, "seed", Long.MIN_VALUE, Long.MAX_VALUE);
+    if (seed != null) {
+      b.setSeed(seed);
+    }
+    return b.build();
+  }
+
+  private static boolean streamUsage(JsonObject body, boolean stream) {
+    JsonObject opts = Json.object(body, "stream_options");
+    if (opts == null) {
+      return false;
+    }
+    if (!stream) {
+      throw ZhikuException.invalid("stream_options", "The 'stream_options' parameter is only allowed when 'stream' is enabled.");
+    }
+    return Json.bool(opts, "include_usage", false);
+  }
+
+  private static void requireKind(ModelCard card, ModelKind kind, String model) {
+    if (card.getKind() != kind) {
+      throw ZhikuException.invalid("model", kind == ModelKind.MODEL_KIND_CHAT
+          ? "The model `" + model + "` is an embedding model; it cannot generate text. Use /v1/embeddings."
+          : "The model `" + model + "` is a chat model; it does not produce embeddings.");
+    }
+  }
+
+  private static void checkMaxTokens(ModelCard card, SamplingParams sampling) {
+    if (sampling.hasMaxTokens() && card.getContextLength() > 0 && sampling.getMaxTokens() > card.getContextLength()) {
+      throw ZhikuException.contextLength("This model's maximum context length is " + card.getContextLength()
+          + " tokens. However, you requested " + sampling.getMaxTokens() + " tokens for the completion alone. Please reduce max_tokens.");
+    }
+  }
+
+  private static int intOr(Integer v, int def) {
+    return v == null ? def : v;
+  }
+
+  // ------------------------------------------------------------------ responses
+
+  private void collectResponse(RoutingContext ctx, Parsed p, String id, boolean chat, JsonArray sources, long start) {
+    int count = p.requests().size();
+    StringBuilder[] texts = new StringBuilder[count];
+    String[] reasons = new String[count];
+    int[] prompt = new int[count];
+    int[] completion = new int[count];
+    for (int i = 0; i < count; i++) {
+      texts[i] = new StringBuilder(p.echoPrefixes() != null && p.echoPrefixes().get(i) != null ? p.echoPrefixes().get(i) : "");
+    }
+    String route = chat ? "chat_completions" : "completions";
+    ChoiceRunner runner = new ChoiceRunner();
+    ctx.response().closeHandler(v -> runner.cancel());
+    runner.start(upstream, p.model(), p.requests(), new ChoiceRunner.Events() {
+      @Override
+      public void onText(int index, String text, int tokens) {
+        texts[index].append(text);
+      }
+
+      @Override
+      public void onFinish(int index, String finishReason, int promptTokens, int completionTokens) {
+        reasons[index] = finishReason;
+        prompt[index] = promptTokens;
+        completion[index] = completionTokens;
+      }
+
+      @Override
+      public void onError(ZhikuException error) {
+        OpenAiError.send(ctx.response(), error);
+        metrics.request(route, p.model(), error.kind().httpStatus(), start);
+      }
+
+      @Override
+      public void onComplete() {
+        JsonArray choices = new JsonArray();
+        for (int i = 0; i < count; i++) {
+          JsonObject choice = new JsonObject().put("index", i);
+          if (chat) {
+            choice.put("message", new JsonObject().put("role", "assistant").put("content", texts[i].toString()).putNull("refusal"));
+          } else {
+            choice.put("text", texts[i].toString());
+          }
+          choice.putNull("logprobs").put("finish_reason", reasons[i] == null ? "stop" : reasons[i]);
+          choices.add(choice);
+        }
+        int promptTokens = sumPromptTokens(prompt, p.n());
+        int completionTokens = java.util.Arrays.stream(completion).sum();
+        JsonObject out = new JsonObject().put("id", id).put("object", chat ? "chat.completion" : "text_completion")
+            .put("created", System.currentTimeMillis() / 1000).put("model", p.model()).put("choices", choices)
+            .put("usage", usage(promptTokens, completionTokens)).putNull("system_fingerprint");
+        if (sources != null) {
+          out.put("sources", sources);
+        }
+        metrics.tokens(p.model(), promptTokens, completionTokens);
+        ctx.response().putHeader("content-type", "application/json").end(out.encode());
+        metrics.request(route, p.model(), 200, start);
+      }
+    });
+  }
+
+  /** The prompt is counted once per distinct prompt, as OpenAI does for n > 1. */
+  private static int sumPromptTokens(int[] prompt, int n) {
+    int total = 0;
+    for (int i = 0; i < prompt.length; i += n) {
+      total += prompt[i];
+    }
+    return total;
+  }
+
+  private static JsonObject usage(int promptTokens, int completionTokens) {
+    return new JsonObject().put("prompt_tokens", promptTokens).put("completion_tokens", completionTokens)
+        .put("total_tokens", promptTokens + completionTokens);
+  }
+
+  private void streamResponse(RoutingContext ctx, Parsed p, String id, boolean chat, JsonArray sources, long start) {
+    HttpServerResponse resp = ctx.response();
+    String route = chat ? "chat_completions" : "completions";
+    String object = chat ? "chat.completion.chunk" : "text_completion";
+    long created = System.currentTimeMillis() / 1000;
+    int count = p.requests().size();
+    boolean[] roleSent = new boolean[count];
+    int[] prompt = new int[count];
+    int[] completion = new int[count];
+    long[] lastTokenAt = new long[count];
+    boolean[] headersSent = new boolean[1];
+    ChoiceRunner runner = new ChoiceRunner();
+    metrics.streamOpened(p.model());
+    boolean[] closed = new boolean[1];
+    Runnable closeOnce = () -> {
+      if (!closed[0]) {
+        closed[0] = true;
+        metrics.streamClosed(p.model());
+      }
+    };
+    resp.closeHandler(v -> {
+      runner.cancel();
+      closeOnce.run();
+    });
+
+    java.util.function.Supplier<JsonObject> base = () -> {
+      JsonObject o = new JsonObject().put("id", id).put("object", object).put("created", created).put("model", p.model())
+          .putNull("system_fingerprint");
+      if (p.includeUsage()) {
+        o.putNull("usage");
+      }
+      return o;
+    };
+    java.util.function.Consumer<JsonObject> send = json -> {
+      if (!headersSent[0]) {
+        headersSent[0] = true;
+        resp.setChunked(true).putHeader("content-type", "text/event-stream; charset=utf-8")
+            .putHeader("cache-control", "no-cache").putHeader("x-accel-buffering", "no");
+      }
+      if (!resp.closed()) {
+        resp.write("data: " + json.encode() + "\n\n");
+      }
+    };
+    java.util.function.BiFunction<Integer, JsonObject, JsonObject> chatChoice = (index, delta) ->
+        new JsonObject().put("index", index).put("delta", delta).putNull("logprobs").putNull("finish_reason");
+
+    // Echo and the role chunk go out at once, so clients see the stream open before the first token.
+    for (int i = 0; i < count; i++) {
+      String echo = p.echoPrefixes() == null ? null : p.echoPrefixes().get(i);
+      if (chat) {
+        roleSent[i] = true;
+        send.accept(base.get().put("choices", new JsonArray().add(chatChoice.apply(i, new JsonObject().put("role", "assistant").put("content", "")))));
+      } else if (echo != null && !echo.isEmpty()) {
+        send.accept(base.get().put("choices", new JsonArray().add(new JsonObject().put("index", i).put("text", echo).putNull("logprobs").putNull("finish_reason"))));
+      }
+    }
+    runner.start(upstream, p.model(), p.requests(), new ChoiceRunner.Events() {
+      @Override
+      public void onText(int index, String text, int tokens) {
+        long now = System.nanoTime();
+        if (lastTokenAt[index] == 0) {
+          metrics.ttft(p.model(), now - start);
+        } else {
+          metrics.interToken(p.model(), now - lastTokenAt[index]);
+        }
+        lastTokenAt[index] = now;
+        JsonObject choice = chat ? chatChoice.apply(index, new JsonObject().put("content", text))
+            : new JsonObject().put("index", index).put("text", text).putNull("logprobs").putNull("finish_reason");
+        send.accept(base.get().put("choices", new JsonArray().add(choice)));
+      }
+
+      @Override
+      public void onFinish(int index, String finishReason, int promptTokens, int completionTokens) {
+        prompt[index] = promptTokens;
+        completion[index] = completionTokens;
+        JsonObject choice = chat ? chatChoice.apply(index, new JsonObject()).put("finish_reason", finishReason)
+            : new JsonObject().put("index", index).put("text", "").putNull("logprobs").put("finish_reason", finishReason);
+        JsonObject chunk = base.get().put("choices", new JsonArray().add(choice));
+        if (sources != null) {
+          chunk.put("sources", sources);
+        }
+        send.accept(chunk);
+      }
+
+      @Override
+      public void onError(ZhikuException error) {
+        metrics.request(route, p.model(), error.kind().httpStatus(), start);
+        if (!headersSent[0]) {
+          OpenAiError.send(resp, error);
+        } else if (!resp.closed()) {
+          resp.write("data: " + OpenAiError.body(error).encode() + "\n\ndata: [DONE]\n\n");
+          resp.end();
+        }
+        closeOnce.run();
+      }
+
+      @Override
+      public void onComplete() {
+        int promptTokens = sumPromptTokens(prompt, p.n());
+        int completionTokens = java.util.Arrays.stream(completion).sum();
+        metrics.tokens(p.model(), promptTokens, completionTokens);
+        if (p.includeUsage()) {
+          send.accept(base.get().put("choices", new JsonArray()).put("usage", usage(promptTokens, completionTokens)));
+        }
+        if (!headersSent[0]) {
+          send.accept(base.get().put("choices", new JsonArray()));
+        }
+        if (!resp.closed()) {
+          resp.end("data: [DONE]\n\n");
+        }
+        metrics.request(route, p.model(), 200, start);
+        closeOnce.run();
+      }
+    });
+  }
+}

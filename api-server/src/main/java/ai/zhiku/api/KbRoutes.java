@@ -1,0 +1,14 @@
+package ai.zhiku.api;
+
+import io.vertx.ext.web.Router;
+
+/** The knowledge-base side of the api-server: its REST routes and the chat augmenter. */
+public interface KbRoutes {
+
+  /** Mounts /v1/knowledge_bases/... (after authentication, before the default body handler). */
+  void mount(Router router, long maxUploadBytes, ApiMetrics metrics);
+
+  KnowledgeAugmenter augmenter();
+
+  void close();
+}

@@ -1,0 +1,312 @@
+package ai.zhiku.api.kb;
+
+import ai.zhiku.api.ApiMetrics;
+import ai.zhiku.api.ApiServerConfig;
+import ai.zhiku.api.KbRoutes;
+import ai.zhiku.api.KnowledgeAugmenter;
+import ai.zhiku.api.OpenAiError;
+import ai.zhiku.api.Upstream;
+import ai.zhiku.common.ErrorKind;
+import ai.zhiku.common.ZhikuException;
+import ai.zhiku.kb.AddDocumentResult;
+import ai.zhiku.kb.AugmentedPrompt;
+import ai.zhiku.kb.CreateKnowledgeBase;
+import ai.zhiku.kb.DocumentInfo;
+import ai.zhiku.kb.Embedder;
+import ai.zhiku.kb.KbConfig;
+import ai.zhiku.kb.KnowledgeBaseInfo;
+import ai.zhiku.kb.KnowledgeBaseService;
+import ai.zhiku.kb.SearchHit;
+import ai.zhiku.kb.SearchMode;
+import ai.zhiku.protocol.ModelCard;
+import ai.zhiku.protocol.ModelKind;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.FileUpload;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The knowledge-base REST API (/v1/knowledge_bases...) and the chat augmenter, over the kb library.
+ * JDBC and embedding calls run on a named worker pool; handlers only parse and write.
+ */
+public final class KnowledgeBaseRoutes implements KbRoutes {
+
+  private final Vertx vertx;
+  private final ApiServerConfig config;
+  private final Upstream upstream;
+  private final WorkerExecutor pool;
+  private final Map<String, Embedder> embedders = new ConcurrentHashMap<>();
+  private volatile KnowledgeBaseService service;
+  private ApiMetrics metrics;
+
+  private KnowledgeBaseRoutes(Vertx vertx, ApiServerConfig config) {
+    this.vertx = vertx;
+    this.config = config;
+    this.upstream = new Upstream(vertx, config.controllerAddress(), config.modelsCacheMs());
+    this.pool = vertx.createSharedWorkerExecutor("zhiku-kb", Math.max(2, config.kbPoolSize()));
+  }
+
+  public static KnowledgeBaseRoutes create(Vertx vertx, ApiServerConfig config) {
+    return new KnowledgeBaseRoutes(vertx, config);
+  }
+
+  /** The service, created on first use so that a database that is down at start-up only makes KB calls fail (503). */
+  private KnowledgeBaseService service() {
+    KnowledgeBaseService s = service;
+    if (s == null) {
+      synchronized (this) {
+        if (service == null) {
+          service = new KnowledgeBaseService(new KbConfig(config.kbDatabaseUrl(), config.kbPoolSize(), config.defaultEmbeddingModel()),
+              this::embedder);
+        }
+        s = service;
+      }
+    }
+    return s;
+  }
+
+  private Embedder embedder(String model) {
+    return embedders.computeIfAbsent(model, m -> {
+      ModelCard card = GrpcEmbedder.await(upstream.model(m));
+      if (card.getKind() != ModelKind.MODEL_KIND_EMBEDDING) {
+        throw ZhikuException.invalid("embedding_model", "The model `" + m + "` is a chat model, not an embedding model.");
+      }
+      return new GrpcEmbedder(upstream, m, card.getEmbeddingDimension());
+    });
+  }
+
+  private <T> Future<T> blocking(Callable<T> work) {
+    return pool.executeBlocking(work, false);
+  }
+
+  @Override
+  public void mount(Router router, long maxUploadBytes, ApiMetrics metrics) {
+    this.metrics = metrics;
+    BodyHandler body = BodyHandler.create(false).setBodyLimit(maxUploadBytes).setHandleFileUploads(true)
+        .setDeleteUploadedFilesOnEnd(true).setUploadsDirectory(System.getProperty("java.io.tmpdir") + "/zhiku-uploads");
+    router.route("/v1/knowledge_bases*").handler(body);
+    router.post("/v1/knowledge_bases").handler(this::create);
+    router.get("/v1/knowledge_bases").handler(ctx -> respond(ctx, blocking(() -> {
+      JsonArray data = new JsonArray();
+      service().list().forEach(kb -> data.add(kbJson(kb)));
+      return new JsonObject().put("object", "list").put("data", data);
+    })));
+    router.get("/v1/knowledge_bases/:name").handler(ctx -> respond(ctx, blocking(() -> kbJson(service().get(ctx.pathParam("name"))))));
+    router.delete("/v1/knowledge_bases/:name").handler(ctx -> {
+      String name = ctx.pathParam("name");
+      respond(ctx, blocking(() -> {
+        service().delete(name);
+        return new JsonObject().put("id", name).put("object", "knowledge_base.deleted").put("deleted", true);
+      }));
+    });
+    router.post("/v1/knowledge_bases/:name/documents").handler(this::upload);
+    router.get("/v1/knowledge_bases/:name/documents").handler(ctx -> respond(ctx, blocking(() -> {
+      JsonArray data = new JsonArray();
+      service().listDocuments(ctx.pathParam("name")).forEach(d -> data.add(docJson(d)));
+      return new JsonObject().put("object", "list").put("data", data);
+    })));
+    router.delete("/v1/knowledge_bases/:name/documents/:id").handler(ctx -> {
+      String id = ctx.pathParam("id");
+      respond(ctx, blocking(() -> {
+        service().deleteDocument(ctx.pathParam("name"), id);
+        return new JsonObject().put("id", id).put("object", "knowledge_base.document.deleted").put("deleted", true);
+      }));
+    });
+    router.post("/v1/knowledge_bases/:name/search").handler(this::search);
+  }
+
+  private void create(RoutingContext ctx) {
+    JsonObject body;
+    try {
+      body = json(ctx);
+      CreateKnowledgeBase req = new CreateKnowledgeBase(str(body, "name", true), str(body, "embedding_model", false),
+          integer(body, "chunk_size"), integer(body, "chunk_overlap"), str(body, "prompt_template", false));
+      respond(ctx, blocking(() -> kbJson(service().create(req))));
+    } catch (ZhikuException e) {
+      OpenAiError.send(ctx.response(), e);
+    }
+  }
+
+  private void upload(RoutingContext ctx) {
+    String kb = ctx.pathParam("name");
+    List<FileUpload> files = ctx.fileUploads();
+    if (!files.isEmpty()) {
+      FileUpload file = files.stream().filter(f -> f.name().equals("file")).findFirst().orElse(files.getFirst());
+      if (file.size() == 0) {
+        OpenAiError.send(ctx.response(), ZhikuException.invalid("file", "the uploaded file is empty"));
+        return;
+      }
+      respond(ctx, blocking(() -> {
+        byte[] bytes = Files.readAllBytes(Path.of(file.uploadedFileName()));
+        return resultJson(service().addDocument(kb, file.fileName(), bytes, file.contentType()));
+      }));
+      return;
+    }
+    try {
+      JsonObject body = json(ctx);
+      String name = str(body, "name", true);
+      String text = str(body, "text", true);
+      respond(ctx, blocking(() -> resultJson(service().addText(kb, name, text))));
+    } catch (ZhikuException e) {
+      OpenAiError.send(ctx.response(), e);
+    }
+  }
+
+  private void search(RoutingContext ctx) {
+    long start = System.nanoTime();
+    try {
+      JsonObject body = json(ctx);
+      String query = str(body, "query", true);
+      Integer topK = integer(body, "top_k");
+      Double threshold = number(body, "score_threshold");
+      SearchMode mode = SearchMode.parse(str(body, "mode", false));
+      respond(ctx, blocking(() -> {
+        List<SearchHit> hits = service().search(ctx.pathParam("name"), query, topK, threshold, mode);
+        if (metrics != null) {
+          metrics.kbSearch(mode.wireName(), System.nanoTime() - start, hits.size());
+        }
+        return new JsonObject().put("object", "list").put("data", hitsJson(hits));
+      }));
+    } catch (ZhikuException e) {
+      OpenAiError.send(ctx.response(), e);
+    }
+  }
+
+  @Override
+  public KnowledgeAugmenter augmenter() {
+    return (kb, question, topK, threshold) -> {
+      long start = System.nanoTime();
+      return blocking(() -> {
+        AugmentedPrompt p = service().augment(kb, question, topK, threshold == null ? null : threshold.doubleValue());
+        if (metrics != null) {
+          metrics.kbSearch("hybrid", System.nanoTime() - start, p.sources().size());
+        }
+        return new KnowledgeAugmenter.Augmented(p.prompt(), hitsJson(p.sources()));
+      });
+    };
+  }
+
+  @Override
+  public void close() {
+    pool.close();
+    upstream.close();
+    KnowledgeBaseService s = service;
+    if (s != null) {
+      s.close();
+    }
+  }
+
+  // ------------------------------------------------------------------ JSON
+
+  private static void respond(RoutingContext ctx, Future<JsonObject> result) {
+    result.onSuccess(json -> ctx.response().putHeader("content-type", "application/json").end(json.encode()))
+        .onFailure(err -> OpenAiError.send(ctx.response(), unwrap(err)));
+  }
+
+  private static Throwable unwrap(Throwable err) {
+    if (err instanceof ZhikuException) {
+      return err;
+    }
+    if (err instanceof java.io.IOException io) {
+      return ZhikuException.invalid("file", "the upload could not be read: " + io.getMessage());
+    }
+    return err;
+  }
+
+  private static JsonObject json(RoutingContext ctx) {
+    if (ctx.body() == null || ctx.body().length() == 0) {
+      throw ZhikuException.invalid(null, "the request body is empty; send JSON (or a multipart upload with a 'file' field)");
+    }
+    try {
+      return ai.zhiku.api.ApiServer.jsonBody(ctx);
+    } catch (ZhikuException e) {
+      // fall through to the upload-aware message
+    }
+    throw ZhikuException.invalid(null, "the request body must be a JSON object");
+  }
+
+  private static String str(JsonObject o, String field, boolean required) {
+    Object v = o.getValue(field);
+    if (v == null) {
+      if (required) {
+        throw ZhikuException.invalid(field, "'" + field + "' is a required property");
+      }
+      return null;
+    }
+    if (!(v instanceof String s)) {
+      throw ZhikuException.invalid(field, "'" + field + "' must be a string");
+    }
+    return s;
+  }
+
+  private static Integer integer(JsonObject o, String field) {
+    Object v = o.getValue(field);
+    if (v == null) {
+      return null;
+    }
+    if (!(v instanceof Integer || v instanceof Long)) {
+      throw ZhikuException.invalid(field, "'" + field + "' must be an integer");
+    }
+    long l = ((Number) v).longValue();
+    if (l < 0 || l > Integer.MAX_VALUE) {
+      throw ZhikuException.invalid(field, "'" + field + "' is out of range");
+    }
+    return (int) l;
+  }
+
+  private static Double number(JsonObject o, String field) {
+    Object v = o.getValue(field);
+    if (v == null) {
+      return null;
+    }
+    if (!(v instanceof Number n)) {
+      throw ZhikuException.invalid(field, "'" + field + "' must be a number");
+    }
+    return n.doubleValue();
+  }
+
+  private static JsonObject kbJson(KnowledgeBaseInfo kb) {
+    return new JsonObject().put("id", kb.name()).put("object", "knowledge_base").put("name", kb.name())
+        .put("embedding_model", kb.embeddingModel()).put("dimension", kb.dimension()).put("chunk_size", kb.chunkSize())
+        .put("chunk_overlap", kb.chunkOverlap()).put("prompt_template", kb.promptTemplate())
+        .put("created_at", kb.createdAt() == null ? null : kb.createdAt().getEpochSecond())
+        .put("document_count", kb.documentCount()).put("chunk_count", kb.chunkCount());
+  }
+
+  private static JsonObject docJson(DocumentInfo d) {
+    return new JsonObject().put("id", d.id()).put("object", "knowledge_base.document").put("name", d.name())
+        .put("content_hash", d.contentHash()).put("content_type", d.contentType()).put("bytes", d.sizeBytes())
+        .put("chunk_count", d.chunkCount())
+        .put("created_at", d.createdAt() == null ? null : d.createdAt().getEpochSecond())
+        .put("updated_at", d.updatedAt() == null ? null : d.updatedAt().getEpochSecond());
+  }
+
+  private static JsonObject resultJson(AddDocumentResult r) {
+    return docJson(r.document()).put("status", r.status().wireName());
+  }
+
+  private static JsonArray hitsJson(List<SearchHit> hits) {
+    JsonArray data = new JsonArray();
+    for (SearchHit h : hits) {
+      data.add(new JsonObject().put("text", h.text()).put("score", h.score()).put("document", h.document())
+          .put("chunk_index", h.chunkIndex()));
+    }
+    return data;
+  }
+
+  static ZhikuException unavailable() {
+    return new ZhikuException(ErrorKind.UNAVAILABLE, "the knowledge-base database is unavailable", null, "service_unavailable");
+  }
+}

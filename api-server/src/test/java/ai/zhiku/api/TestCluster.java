@@ -1,0 +1,102 @@
+package ai.zhiku.api;
+
+import ai.zhiku.controller.ControllerConfig;
+import ai.zhiku.controller.ControllerServer;
+import ai.zhiku.worker.HostedModel;
+import ai.zhiku.worker.WorkerConfig;
+import ai.zhiku.worker.WorkerServer;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real controller, real workers and a real api-server on random loopback ports, talking real gRPC,
+ * in one Vert.x instance per process role. Workers host whatever engines the test gives them.
+ */
+final class TestCluster implements AutoCloseable {
+  final Vertx vertx = Vertx.vertx();
+  final ControllerServer controller;
+  final int controllerPort;
+  final List<WorkerServer> workers = new ArrayList<>();
+  ApiServer api;
+  int apiPort;
+  final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  TestCluster(String dispatchMethod, long expiryMs) {
+    controller = new ControllerServer(vertx, new ControllerConfig("127.0.0.1", 0, expiryMs, dispatchMethod));
+    controllerPort = await(controller.start());
+  }
+
+  String controllerAddress() {
+    return "http://127.0.0.1:" + controllerPort;
+  }
+
+  WorkerServer addWorker(HostedModel model, int limit, int maxQueue) {
+    WorkerConfig config = new WorkerConfig("127.0.0.1", 0, null, controllerAddress(), null, model.names(), "cpu", "auto", null,
+        limit, maxQueue, 8, 200, 1.0, 32, 2000, 2000);
+    WorkerServer w = new WorkerServer(vertx, config, model);
+    await(w.start());
+    workers.add(w);
+    return w;
+  }
+
+  TestCluster startApi(List<String> keys, long maxBodyBytes) {
+    ApiServerConfig config = new ApiServerConfig("127.0.0.1", 0, controllerAddress(), keys, List.of(), maxBodyBytes, 1 << 20,
+        0, null, 2, "bge-small-zh-v1.5");
+    api = new ApiServer(vertx, config, null);
+    apiPort = await(api.start());
+    return this;
+  }
+
+  String base() {
+    return "http://127.0.0.1:" + apiPort;
+  }
+
+  HttpResponse<String> post(String path, String json, String... headers) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base() + path)).timeout(Duration.ofSeconds(30))
+        .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json));
+    for (int i = 0; i + 1 < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  HttpResponse<String> get(String path, String... headers) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base() + path)).timeout(Duration.ofSeconds(30)).GET();
+    for (int i = 0; i + 1 < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  static <T> T await(Future<T> f) {
+    try {
+      return f.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Override
+  public void close() {
+    if (api != null) {
+      await(api.close());
+    }
+    for (WorkerServer w : workers) {
+      try {
+        await(w.close());
+      } catch (RuntimeException ignored) {
+        // killed already
+      }
+    }
+    await(controller.close());
+    await(vertx.close());
+  }
+}

@@ -1,0 +1,180 @@
+package ai.zhiku.common;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+
+/**
+ * Flag values for one command, layered lowest first: defaults (given by the caller of the
+ * getters), a YAML file ({@code --config FILE}), environment ({@code ZHIKU_MODEL_PATH} for
+ * {@code --model-path}), and the command line. Flags are {@code --name value}, {@code --name=value}
+ * or a bare {@code --name} for booleans; repeated flags accumulate (see {@link #all}). The one place
+ * that reads the environment.
+ */
+public final class Options {
+  private final Map<String, List<String>> values;
+  private final List<String> positional;
+
+  private Options(Map<String, List<String>> values, List<String> positional) {
+    this.values = values;
+    this.positional = positional;
+  }
+
+  public static Options parse(String[] args) {
+    return parse(args, System.getenv());
+  }
+
+  public static Options parse(String[] args, Map<String, String> env) {
+    Map<String, List<String>> cli = new LinkedHashMap<>();
+    List<String> positional = new ArrayList<>();
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      if (a.startsWith("--") && a.length() > 2) {
+        String name = a.substring(2);
+        String value;
+        int eq = name.indexOf('=');
+        if (eq >= 0) {
+          value = name.substring(eq + 1);
+          name = name.substring(0, eq);
+        } else if (i + 1 < args.length && !args[i + 1].startsWith("--")) {
+          value = args[++i];
+        } else {
+          value = "true";
+        }
+        cli.computeIfAbsent(normalize(name), k -> new ArrayList<>()).add(value);
+      } else {
+        positional.add(a);
+      }
+    }
+    Map<String, List<String>> merged = new LinkedHashMap<>();
+    List<String> config = cli.get("config");
+    if (config == null && env.get("ZHIKU_CONFIG") != null) {
+      config = List.of(env.get("ZHIKU_CONFIG"));
+    }
+    if (config != null) {
+      merged.putAll(readYaml(Path.of(config.getLast())));
+    }
+    for (Map.Entry<String, String> e : env.entrySet()) {
+      if (e.getKey().startsWith("ZHIKU_") && !e.getKey().equals("ZHIKU_CONFIG")) {
+        merged.put(normalize(e.getKey().substring(6).toLowerCase(Locale.ROOT)), List.of(e.getValue()));
+      }
+    }
+    merged.putAll(cli);
+    return new Options(merged, List.copyOf(positional));
+  }
+
+  private static String normalize(String name) {
+    return name.replace('_', '-');
+  }
+
+  private static Map<String, List<String>> readYaml(Path file) {
+    Map<String, List<String>> out = new LinkedHashMap<>();
+    try (InputStream in = Files.newInputStream(file)) {
+      Object root = new Yaml(new SafeConstructor(new LoaderOptions())).load(in);
+      if (root == null) {
+        return out;
+      }
+      if (!(root instanceof Map<?, ?> map)) {
+        throw new IllegalArgumentException("--config " + file.getFileName() + ": expected a mapping of flag names to values");
+      }
+      for (Map.Entry<?, ?> e : map.entrySet()) {
+        String key = normalize(String.valueOf(e.getKey()));
+        List<String> list = new ArrayList<>();
+        if (e.getValue() instanceof List<?> l) {
+          for (Object o : l) {
+            list.add(String.valueOf(o));
+          }
+        } else if (e.getValue() != null) {
+          list.add(String.valueOf(e.getValue()));
+        }
+        out.put(key, list);
+      }
+      return out;
+    } catch (IOException e) {
+      throw new IllegalArgumentException("--config: cannot read " + file.getFileName() + ": " + e.getMessage(), e);
+    }
+  }
+
+  public List<String> positional() {
+    return positional;
+  }
+
+  public boolean has(String name) {
+    return values.containsKey(name);
+  }
+
+  public String get(String name, String def) {
+    List<String> v = values.get(name);
+    return v == null || v.isEmpty() ? def : v.getLast();
+  }
+
+  /** Every value of a repeatable flag; comma-separated values are split. */
+  public List<String> all(String name) {
+    List<String> out = new ArrayList<>();
+    for (String v : values.getOrDefault(name, List.of())) {
+      for (String part : v.split(",")) {
+        if (!part.isBlank()) {
+          out.add(part.trim());
+        }
+      }
+    }
+    return out;
+  }
+
+  public int getInt(String name, int def) {
+    String v = get(name, null);
+    if (v == null) {
+      return def;
+    }
+    try {
+      return Integer.parseInt(v.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--" + name + " must be an integer, got '" + v + "'");
+    }
+  }
+
+  public long getLong(String name, long def) {
+    String v = get(name, null);
+    if (v == null) {
+      return def;
+    }
+    try {
+      return Long.parseLong(v.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--" + name + " must be an integer, got '" + v + "'");
+    }
+  }
+
+  public double getDouble(String name, double def) {
+    String v = get(name, null);
+    if (v == null) {
+      return def;
+    }
+    try {
+      return Double.parseDouble(v.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--" + name + " must be a number, got '" + v + "'");
+    }
+  }
+
+  public boolean getBoolean(String name, boolean def) {
+    String v = get(name, null);
+    if (v == null) {
+      return def;
+    }
+    return switch (v.trim().toLowerCase(Locale.ROOT)) {
+      case "true", "yes", "1", "on" -> true;
+      case "false", "no", "0", "off" -> false;
+      default -> throw new IllegalArgumentException("--" + name + " must be true or false, got '" + v + "'");
+    };
+  }
+}

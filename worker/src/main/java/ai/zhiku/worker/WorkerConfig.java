@@ -1,0 +1,86 @@
+package ai.zhiku.worker;
+
+import ai.zhiku.common.Options;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A worker's settings (FastChat-like flag names).
+ *
+ * @param workerAddress the address the controller and api-server use to reach this worker
+ *     (default http://host:port once bound)
+ * @param controllerAddress null: do not register (a standalone worker)
+ * @param modelPath null: the bundled default embedding model
+ * @param limitWorkerConcurrency requests served at once; more wait in a queue of {@code maxQueue}
+ */
+public record WorkerConfig(
+    String host,
+    int port,
+    String workerAddress,
+    String controllerAddress,
+    Path modelPath,
+    List<String> modelNames,
+    String device,
+    String dtype,
+    String chatTemplate,
+    int limitWorkerConcurrency,
+    int maxQueue,
+    int maxNumSeqs,
+    long heartbeatIntervalMs,
+    double speed,
+    int embeddingMaxBatch,
+    long embeddingMaxWaitMicros,
+    long shutdownGraceMs) {
+
+  public WorkerConfig {
+    modelNames = modelNames == null ? List.of() : List.copyOf(modelNames);
+    if (limitWorkerConcurrency < 1) {
+      throw new IllegalArgumentException("--limit-worker-concurrency must be at least 1");
+    }
+    if (maxQueue < 0) {
+      throw new IllegalArgumentException("--max-queue must be 0 or more");
+    }
+    if (heartbeatIntervalMs < 50) {
+      throw new IllegalArgumentException("--heartbeat-interval must be at least 0.05 seconds");
+    }
+    if (embeddingMaxBatch < 1) {
+      throw new IllegalArgumentException("--embedding-max-batch must be at least 1");
+    }
+  }
+
+  public static WorkerConfig from(Options o) {
+    String path = o.get("model-path", null);
+    return new WorkerConfig(
+        o.get("host", "127.0.0.1"),
+        o.getInt("port", 21002),
+        o.get("worker-address", null),
+        o.get("controller-address", "http://127.0.0.1:21001"),
+        path == null ? null : Path.of(path),
+        o.all("model-names"),
+        o.get("device", "cpu"),
+        o.get("dtype", "auto"),
+        o.get("chat-template", null),
+        o.getInt("limit-worker-concurrency", 64),
+        o.getInt("max-queue", 256),
+        o.getInt("max-num-seqs", 8),
+        Math.round(o.getDouble("heartbeat-interval", 2.0) * 1000),
+        o.getDouble("speed", 1.0),
+        o.getInt("embedding-max-batch", 32),
+        o.getLong("embedding-max-wait-us", 2000),
+        Math.round(o.getDouble("shutdown-grace", 10.0) * 1000));
+  }
+
+  /** Model names: as given, else the model directory's base name, else {@code fallback}. */
+  public List<String> resolvedNames(String fallback) {
+    if (!modelNames.isEmpty()) {
+      return modelNames;
+    }
+    if (modelPath != null) {
+      Path name = modelPath.toAbsolutePath().normalize().getFileName();
+      if (name != null) {
+        return List.of(name.toString());
+      }
+    }
+    return List.of(fallback);
+  }
+}

@@ -1,0 +1,458 @@
+package ai.zhiku.worker;
+
+import ai.zhiku.common.Addresses;
+import ai.zhiku.common.ErrorKind;
+import ai.zhiku.common.Metrics;
+import ai.zhiku.common.ZhikuException;
+import ai.zhiku.common.engine.ChatMessage;
+import ai.zhiku.common.engine.EmbedItem;
+import ai.zhiku.common.engine.FinishReason;
+import ai.zhiku.common.engine.GenerationHandle;
+import ai.zhiku.common.engine.GenerationRequest;
+import ai.zhiku.common.engine.PromptInput;
+import ai.zhiku.common.engine.SamplingParams;
+import ai.zhiku.common.engine.TokenSink;
+import ai.zhiku.protocol.ControllerGrpcClient;
+import ai.zhiku.protocol.CountTokensReply;
+import ai.zhiku.protocol.DeregisterRequest;
+import ai.zhiku.protocol.DetailsReply;
+import ai.zhiku.protocol.EmbedInput;
+import ai.zhiku.protocol.EmbedReply;
+import ai.zhiku.protocol.Embedding;
+import ai.zhiku.protocol.GenerateChunk;
+import ai.zhiku.protocol.HeartbeatRequest;
+import ai.zhiku.protocol.ModelKind;
+import ai.zhiku.protocol.RegisterRequest;
+import ai.zhiku.protocol.Usage;
+import ai.zhiku.protocol.WorkerGrpcService;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Tags;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.SocketAddress;
+import io.vertx.ext.web.Router;
+import io.vertx.grpc.client.GrpcClient;
+import io.vertx.grpc.common.GrpcError;
+import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.server.GrpcServer;
+import io.vertx.grpc.server.GrpcServerRequest;
+import io.vertx.grpc.server.GrpcServerResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The worker process around one {@link HostedModel}: the Worker gRPC service (Generate, Embed,
+ * CountTokens, Details) with admission control, registration and heartbeats to the controller, and
+ * GET /health and /metrics on the same port.
+ */
+public final class WorkerServer {
+  private static final Logger log = LoggerFactory.getLogger(WorkerServer.class);
+  /** Trailers that carry what an OpenAI error needs beyond the gRPC status. */
+  public static final String TRAILER_PARAM = "zhiku-error-param";
+  public static final String TRAILER_CODE = "zhiku-error-code";
+
+  private final Vertx vertx;
+  private final WorkerConfig config;
+  private final HostedModel model;
+  private final AdmissionGate gate;
+  private final Set<Runnable> activeCancels = ConcurrentHashMap.newKeySet();
+  private final AtomicBoolean draining = new AtomicBoolean();
+  private HttpServer server;
+  private GrpcClient grpcClient;
+  private ControllerGrpcClient controller;
+  private String advertisedAddress;
+  private long heartbeatTimer = -1;
+  private Context context;
+
+  public WorkerServer(Vertx vertx, WorkerConfig config, HostedModel model) {
+    this.vertx = vertx;
+    this.config = config;
+    this.model = model;
+    this.gate = new AdmissionGate(config.limitWorkerConcurrency(), config.maxQueue());
+    Tags tags = Tags.of("model", model.names().getFirst());
+    Gauge.builder("zhiku.worker.queue.length", gate, AdmissionGate::queued).tags(tags)
+        .description("Requests waiting for a slot").register(Metrics.registry());
+    Gauge.builder("zhiku.worker.running", gate, AdmissionGate::running).tags(tags)
+        .description("Requests being served").register(Metrics.registry());
+  }
+
+  /** The address this worker registered under (host:port). */
+  public String address() {
+    return advertisedAddress;
+  }
+
+  public HostedModel model() {
+    return model;
+  }
+
+  public Future<Integer> start() {
+    context = vertx.getOrCreateContext();
+    GrpcServer grpc = GrpcServer.server(vertx);
+    grpc.callHandler(WorkerGrpcService.Generate, this::generate);
+    grpc.callHandler(WorkerGrpcService.Embed, this::embed);
+    grpc.callHandler(WorkerGrpcService.CountTokens, req -> req.handler(msg -> {
+      try {
+        if (!(model instanceof HostedModel.Chat chat)) {
+          throw ZhikuException.invalid("model", "model '" + msg.getModel() + "' is an embedding model; it has no token counter for prompts");
+        }
+        int n = chat.engine().countTokens(toPrompt(msg.hasMessages() ? msg.getMessages() : null, msg.hasPrompt() ? msg.getPrompt() : null));
+        req.response().send(CountTokensReply.newBuilder().setCount(n).setContextLength(chat.engine().info().contextLength()).build());
+      } catch (RuntimeException e) {
+        fail(req.response(), e);
+      }
+    }));
+    grpc.callHandler(WorkerGrpcService.Details, req -> req.handler(msg -> req.response().send(details())));
+
+    Router router = Router.router(vertx);
+    router.get("/health").handler(ctx -> ctx.json(new JsonObject().put("status", draining.get() ? "draining" : "ok")
+        .put("models", model.names()).put("running", gate.running()).put("queued", gate.queued())));
+    router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", Metrics.CONTENT_TYPE).end(Metrics.scrape()));
+
+    server = vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port()));
+    server.requestHandler(req -> {
+      String ct = req.getHeader("content-type");
+      if (ct != null && ct.startsWith("application/grpc")) {
+        grpc.handle(req);
+      } else {
+        router.handle(req);
+      }
+    });
+    return server.listen().compose(s -> {
+      int port = s.actualPort();
+      advertisedAddress = config.workerAddress() != null
+          ? Addresses.canonical(Addresses.parse("worker-address", config.workerAddress()))
+          : config.host() + ":" + port;
+      log.info("worker {} listening on {}:{} serving {} ({})", advertisedAddress, config.host(), port, model.names(), kind());
+      if (config.controllerAddress() != null && !config.controllerAddress().isBlank()) {
+        grpcClient = GrpcClient.client(vertx);
+        controller = ControllerGrpcClient.create(grpcClient, Addresses.parse("controller-address", config.controllerAddress()));
+        heartbeatTimer = vertx.setPeriodic(config.heartbeatIntervalMs(), id -> heartbeat());
+        return register().recover(err -> {
+          log.warn("could not register with the controller at {} ({}); will retry with each heartbeat", config.controllerAddress(), err.getMessage());
+          return Future.succeededFuture();
+        }).map(port);
+      }
+      return Future.succeededFuture(port);
+    });
+  }
+
+  private ModelKind kind() {
+    return model instanceof HostedModel.Chat ? ModelKind.MODEL_KIND_CHAT : ModelKind.MODEL_KIND_EMBEDDING;
+  }
+
+  private int contextLength() {
+    return switch (model) {
+      case HostedModel.Chat c -> c.engine().info().contextLength();
+      case HostedModel.Embedding e -> e.engine().info().maxTokens();
+    };
+  }
+
+  private DetailsReply details() {
+    DetailsReply.Builder b = DetailsReply.newBuilder().addAllModelNames(model.names()).setKind(kind())
+        .setContextLength(contextLength()).setMaxConcurrency(gate.limit());
+    switch (model) {
+      case HostedModel.Chat c -> b.setChatTemplate(c.engine().info().chatTemplate() == null ? "" : c.engine().info().chatTemplate());
+      case HostedModel.Embedding e -> b.setEmbeddingDimension(e.engine().info().dimension());
+    }
+    return b.build();
+  }
+
+  private Future<Void> register() {
+    double speed = model instanceof HostedModel.Chat c ? c.engine().info().speed() * config.speed() : config.speed();
+    return controller.register(RegisterRequest.newBuilder()
+        .setWorkerAddress(advertisedAddress).addAllModelNames(model.names()).setKind(kind())
+        .setContextLength(contextLength()).setSpeed(speed > 0 ? speed : 1.0)
+        .setEmbeddingDimension(model instanceof HostedModel.Embedding e ? e.engine().info().dimension() : 0)
+        .setQueueLength(gate.queued()).setMaxConcurrency(gate.limit()).build())
+        .onSuccess(r -> log.info("registered with controller {}", config.controllerAddress()))
+        .mapEmpty();
+  }
+
+  private void heartbeat() {
+    if (draining.get()) {
+      return;
+    }
+    controller.heartbeat(HeartbeatRequest.newBuilder().setWorkerAddress(advertisedAddress)
+            .setQueueLength(gate.queued() + gate.running()).setRunning(gate.running()).build())
+        .onSuccess(reply -> {
+          if (!reply.getExist()) {
+            log.info("controller does not know this worker (restarted?); registering again");
+            register();
+          }
+        })
+        .onFailure(err -> log.warn("heartbeat to {} failed: {}", config.controllerAddress(), err.getMessage()));
+  }
+
+  // ------------------------------------------------------------------ Generate
+
+  private void generate(GrpcServerRequest<ai.zhiku.protocol.GenerateRequest, GenerateChunk> req) {
+    GrpcServerResponse<ai.zhiku.protocol.GenerateRequest, GenerateChunk> resp = req.response();
+    Call call = new Call();
+    req.errorHandler(err -> {
+      if (err == GrpcError.CANCELLED) {
+        call.cancel();
+      }
+    });
+    req.exceptionHandler(err -> call.cancel());
+    resp.exceptionHandler(err -> call.cancel());
+    req.handler(msg -> {
+      if (!(model instanceof HostedModel.Chat chat)) {
+        fail(resp, ZhikuException.invalid("model", "model '" + msg.getModel() + "' is an embedding model; use /v1/embeddings"));
+        return;
+      }
+      if (draining.get()) {
+        fail(resp, ZhikuException.unavailable("worker is shutting down"));
+        return;
+      }
+      GenerationRequest request;
+      try {
+        request = toGenerationRequest(msg);
+      } catch (RuntimeException e) {
+        fail(resp, e);
+        return;
+      }
+      AdmissionGate.Ticket ticket = gate.enter(() -> context.runOnContext(v -> call.start(chat, request, resp)));
+      if (ticket == null) {
+        fail(resp, ZhikuException.overloaded("worker is at its concurrency limit (" + gate.limit() + ") and its queue (" + config.maxQueue() + ") is full"));
+        return;
+      }
+      call.ticket = ticket;
+    });
+  }
+
+  /** One Generate call: its admission ticket, its engine handle, and whether it has finished. */
+  private final class Call implements Runnable {
+    volatile AdmissionGate.Ticket ticket;
+    volatile GenerationHandle handle;
+    final AtomicBoolean done = new AtomicBoolean();
+
+    void start(HostedModel.Chat chat, GenerationRequest request, GrpcServerResponse<?, GenerateChunk> resp) {
+      if (done.get()) {
+        return; // cancelled between admission and start; cancel() already freed the slot
+      }
+      activeCancels.add(this);
+      TokenSink sink = new TokenSink() {
+        @Override
+        public void onText(String text, int tokens) {
+          context.runOnContext(v -> {
+            if (!done.get()) {
+              resp.write(GenerateChunk.newBuilder().setText(text).setTokenCount(tokens).build());
+            }
+          });
+        }
+
+        @Override
+        public void onFinish(FinishReason reason, int promptTokens, int completionTokens) {
+          context.runOnContext(v -> {
+            if (finish()) {
+              resp.end(GenerateChunk.newBuilder()
+                  .setFinishReason(reason == FinishReason.LENGTH ? ai.zhiku.protocol.FinishReason.FINISH_REASON_LENGTH
+                      : ai.zhiku.protocol.FinishReason.FINISH_REASON_STOP)
+                  .setUsage(Usage.newBuilder().setPromptTokens(promptTokens).setCompletionTokens(completionTokens))
+                  .build());
+            }
+          });
+        }
+
+        @Override
+        public void onError(Throwable error) {
+          context.runOnContext(v -> {
+            if (finish()) {
+              fail(resp, error);
+            }
+          });
+        }
+      };
+      try {
+        handle = chat.engine().submit(request, sink);
+        if (done.get()) {
+          handle.cancel();
+        }
+      } catch (RuntimeException e) {
+        if (finish()) {
+          fail(resp, e);
+        }
+      }
+    }
+
+    /** Marks the call finished once; frees its slot. */
+    boolean finish() {
+      if (done.compareAndSet(false, true)) {
+        activeCancels.remove(this);
+        gate.release();
+        return true;
+      }
+      return false;
+    }
+
+    /** The caller went away (or the worker is stopping): drop it from the queue or stop the engine. */
+    void cancel() {
+      AdmissionGate.Ticket t = ticket;
+      if (t != null && t.withdraw()) {
+        done.set(true);
+        return;
+      }
+      GenerationHandle h = handle;
+      if (finish() && h != null) {
+        h.cancel();
+      }
+    }
+
+    @Override
+    public void run() {
+      cancel();
+    }
+  }
+
+  private static GenerationRequest toGenerationRequest(ai.zhiku.protocol.GenerateRequest msg) {
+    PromptInput input = toPrompt(msg.hasMessages() ? msg.getMessages() : null, msg.hasPrompt() ? msg.getPrompt() : null);
+    ai.zhiku.protocol.SamplingParams s = msg.getSampling();
+    SamplingParams sampling = new SamplingParams(
+        s.hasTemperature() ? s.getTemperature() : null,
+        s.hasTopP() ? s.getTopP() : null,
+        s.hasTopK() ? s.getTopK() : null,
+        s.hasMaxTokens() ? s.getMaxTokens() : null,
+        s.getStopList(),
+        s.hasPresencePenalty() ? s.getPresencePenalty() : null,
+        s.hasFrequencyPenalty() ? s.getFrequencyPenalty() : null,
+        s.hasRepetitionPenalty() ? s.getRepetitionPenalty() : null,
+        s.hasSeed() ? s.getSeed() : null);
+    return new GenerationRequest(msg.getRequestId(), input, sampling, msg.getEcho());
+  }
+
+  private static PromptInput toPrompt(ai.zhiku.protocol.Messages messages, String prompt) {
+    if (messages != null) {
+      List<ChatMessage> list = new ArrayList<>(messages.getMessagesCount());
+      messages.getMessagesList().forEach(m -> list.add(new ChatMessage(m.getRole(), m.getContent())));
+      return PromptInput.ofMessages(list);
+    }
+    if (prompt != null) {
+      return PromptInput.ofPrompt(prompt);
+    }
+    throw ZhikuException.invalid("prompt", "either a prompt or messages is required");
+  }
+
+  // ------------------------------------------------------------------ Embed
+
+  private void embed(GrpcServerRequest<ai.zhiku.protocol.EmbedRequest, EmbedReply> req) {
+    GrpcServerResponse<ai.zhiku.protocol.EmbedRequest, EmbedReply> resp = req.response();
+    req.handler(msg -> {
+      if (!(model instanceof HostedModel.Embedding emb)) {
+        fail(resp, ZhikuException.invalid("model", "model '" + msg.getModel() + "' is a chat model; it does not produce embeddings"));
+        return;
+      }
+      List<EmbedItem> items = new ArrayList<>(msg.getInputsCount());
+      for (EmbedInput in : msg.getInputsList()) {
+        items.add(in.hasTokens()
+            ? EmbedItem.tokens(in.getTokens().getIdsList().stream().mapToInt(Integer::intValue).toArray())
+            : EmbedItem.text(in.getText()));
+      }
+      AtomicBoolean finished = new AtomicBoolean();
+      AdmissionGate.Ticket ticket = gate.enter(() -> {
+        try {
+          emb.engine().embed(items, msg.getQuery(), msg.getTruncate()).whenComplete((result, err) -> context.runOnContext(v -> {
+            finished.set(true);
+            gate.release();
+            if (err != null) {
+              fail(resp, err);
+              return;
+            }
+            EmbedReply.Builder b = EmbedReply.newBuilder().setPromptTokens(result.promptTokens());
+            for (float[] vec : result.vectors()) {
+              Embedding.Builder e = Embedding.newBuilder();
+              for (float f : vec) {
+                e.addValues(f);
+              }
+              b.addEmbeddings(e);
+            }
+            resp.send(b.build());
+          }));
+        } catch (RuntimeException e) {
+          context.runOnContext(v -> {
+            gate.release();
+            fail(resp, e);
+          });
+        }
+      });
+      if (ticket == null) {
+        fail(resp, ZhikuException.overloaded("worker is at its concurrency limit (" + gate.limit() + ") and its queue (" + config.maxQueue() + ") is full"));
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ errors and shutdown
+
+  static void fail(GrpcServerResponse<?, ?> resp, Throwable error) {
+    Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
+    ZhikuException z = cause instanceof ZhikuException ze ? ze : ZhikuException.internal("the model failed: " + cause, cause);
+    if (z.kind() == ErrorKind.INTERNAL) {
+      log.error("request failed", cause);
+    }
+    try {
+      resp.status(z.kind().grpcStatus()).statusMessage(z.getMessage());
+      if (z.param() != null) {
+        resp.trailers().set(TRAILER_PARAM, z.param());
+      }
+      if (z.code() != null) {
+        resp.trailers().set(TRAILER_CODE, z.code());
+      }
+      resp.end();
+    } catch (IllegalStateException alreadyEnded) {
+      // the caller is gone
+    }
+  }
+
+  /**
+   * Graceful shutdown: deregister first so no new requests arrive, let running streams finish for
+   * up to the grace period, cancel what is left, then close the port and the model.
+   */
+  public Future<Void> close() {
+    draining.set(true);
+    if (heartbeatTimer >= 0) {
+      vertx.cancelTimer(heartbeatTimer);
+    }
+    Future<Void> deregistered = controller == null ? Future.succeededFuture()
+        : controller.deregister(DeregisterRequest.newBuilder().setWorkerAddress(advertisedAddress).build())
+            .<Void>mapEmpty().recover(e -> Future.succeededFuture());
+    return deregistered.compose(v -> {
+      Promise<Void> drained = Promise.promise();
+      long deadline = System.currentTimeMillis() + config.shutdownGraceMs();
+      vertx.setPeriodic(20, id -> {
+        if (gate.running() == 0 || System.currentTimeMillis() > deadline) {
+          vertx.cancelTimer(id);
+          new ArrayList<>(activeCancels).forEach(Runnable::run);
+          drained.tryComplete();
+        }
+      });
+      return drained.future();
+    }).compose(v -> server == null ? Future.succeededFuture() : server.close())
+        .compose(v -> grpcClient == null ? Future.succeededFuture() : grpcClient.close())
+        .andThen(ar -> model.close());
+  }
+
+  /** Stops without deregistering or draining, as a crashed process would (for tests of expiry). */
+  public Future<Void> kill() {
+    if (heartbeatTimer >= 0) {
+      vertx.cancelTimer(heartbeatTimer);
+    }
+    return server.close().compose(v -> grpcClient == null ? Future.succeededFuture() : grpcClient.close());
+  }
+
+  static SocketAddress socket(String address) {
+    return Addresses.parse("worker-address", address);
+  }
+
+  static GrpcStatus statusOf(ZhikuException e) {
+    return e.kind().grpcStatus();
+  }
+}
