@@ -19,6 +19,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -60,6 +61,10 @@ public final class BatchingEmbeddingEngine implements EmbeddingEngine {
   private final ExecutorService front;
   private final Thread inference;
   private volatile boolean closed;
+  private final AtomicLong batches = new AtomicLong();
+  private final AtomicLong rows = new AtomicLong();
+  private final AtomicLong tokens = new AtomicLong();
+  private final AtomicLong paddedTokens = new AtomicLong();
 
   BatchingEmbeddingEngine(
       String modelName,
@@ -264,6 +269,16 @@ public final class BatchingEmbeddingEngine implements EmbeddingEngine {
     for (int i = 0; i < rows.length; i++) {
       rows[i] = batch.get(i).ids;
     }
+    int longest = 0;
+    long used = 0;
+    for (long[] row : rows) {
+      longest = Math.max(longest, row.length);
+      used += row.length;
+    }
+    batches.incrementAndGet();
+    this.rows.addAndGet(rows.length);
+    tokens.addAndGet(used);
+    paddedTokens.addAndGet((long) longest * rows.length);
     float[][] vectors;
     try {
       vectors = encoder.encode(rows, pooling);
@@ -280,6 +295,20 @@ public final class BatchingEmbeddingEngine implements EmbeddingEngine {
     for (int i = 0; i < rows.length; i++) {
       batch.get(i).call.complete(batch.get(i).index, pooling.finish(vectors[i]));
     }
+  }
+
+  /**
+   * Forward passes run so far, inputs they carried, tokens of those inputs and tokens after
+   * padding (padding overhead = paddedTokens / tokens - 1).
+   */
+  public record BatchStats(long batches, long rows, long tokens, long paddedTokens) {
+    public double meanBatchSize() {
+      return batches == 0 ? 0 : (double) rows / batches;
+    }
+  }
+
+  public BatchStats stats() {
+    return new BatchStats(batches.get(), rows.get(), tokens.get(), paddedTokens.get());
   }
 
   /** Native arrays the encoder holds between calls; tests check it does not grow. */

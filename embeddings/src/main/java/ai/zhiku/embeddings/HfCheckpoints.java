@@ -4,12 +4,12 @@ import ai.djl.Device;
 import java.io.IOException;
 import java.nio.file.Path;
 
-/** Hugging Face BERT checkpoints on DJL PyTorch. */
+/** Hugging Face BERT-family checkpoints on DJL PyTorch. */
 final class HfCheckpoints {
 
   private HfCheckpoints() {}
 
   static Encoder openBert(Path dir, Device device) throws IOException {
-    throw new IllegalArgumentException("Hugging Face checkpoints are not supported yet");
+    return BertEncoder.load(dir, device);
   }
 }

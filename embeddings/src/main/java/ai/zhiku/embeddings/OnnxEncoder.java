@@ -10,6 +10,8 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.LongBuffer;
@@ -31,8 +33,11 @@ final class OnnxEncoder implements Encoder {
   private final List<String> inputNames;
   private final int hiddenSize;
 
-  private OnnxEncoder(Model model) {
+  private final OrtSession.SessionOptions options;
+
+  private OnnxEncoder(Model model, OrtSession.SessionOptions options) {
     this.model = model;
+    this.options = options;
     this.block = model.getBlock();
     PairList<String, Shape> described = block.describeInput();
     this.inputNames = new ArrayList<>(described.keys());
@@ -53,11 +58,13 @@ final class OnnxEncoder implements Encoder {
   static OnnxEncoder load(InputStream graph, String name, Device device) throws IOException {
     DjlSetup.ensureOffline();
     Model model = Model.newInstance(name, device, "OnnxRuntime");
+    OrtSession.SessionOptions options = sessionOptions();
     try {
-      model.load(graph, sessionOptions());
-      return new OnnxEncoder(model);
+      model.load(graph, optionMap(options));
+      return new OnnxEncoder(model, options);
     } catch (MalformedModelException | RuntimeException e) {
       model.close();
+      options.close();
       throw new IOException("cannot load the ONNX model " + name + ": " + e.getMessage(), e);
     }
   }
@@ -67,18 +74,35 @@ final class OnnxEncoder implements Encoder {
     DjlSetup.ensureOffline();
     String name = file.getFileName().toString().replaceFirst("\\.onnx$", "");
     Model model = Model.newInstance(name, device, "OnnxRuntime");
+    OrtSession.SessionOptions options = sessionOptions();
     try {
-      model.load(file, name, sessionOptions());
-      return new OnnxEncoder(model);
+      model.load(file, name, optionMap(options));
+      return new OnnxEncoder(model, options);
     } catch (MalformedModelException | RuntimeException e) {
       model.close();
+      options.close();
       throw new IOException("cannot load the ONNX model " + file.getFileName() + ": " + e.getMessage(), e);
     }
   }
 
-  private static Map<String, String> sessionOptions() {
-    // One inference thread calls the session; intra-op threads use the cores, never more.
+  private static OrtSession.SessionOptions sessionOptions() throws IOException {
+    // Intra-op threads do not spin between operators: the tokenizer thread and the callers need
+    // the same cores.
+    OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+    try {
+      options.addConfigEntry("session.intra_op.allow_spinning", "0");
+      options.addConfigEntry("session.inter_op.allow_spinning", "0");
+      return options;
+    } catch (OrtException e) {
+      options.close();
+      throw new IOException("cannot configure the ONNX Runtime session", e);
+    }
+  }
+
+  private static Map<String, Object> optionMap(OrtSession.SessionOptions options) {
+    // One inference thread calls the session; its intra-op threads use the cores, never more.
     return Map.of(
+        "sessionOptions", options,
         "interOpNumThreads", "1",
         "intraOpNumThreads", Integer.toString(DjlSetup.cores()));
   }
@@ -149,5 +173,6 @@ final class OnnxEncoder implements Encoder {
   @Override
   public void close() {
     model.close();
+    options.close();
   }
 }
