@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>ONNX: {@code model.onnx} (or {@code onnx/model.onnx}) and {@code tokenizer.json}.
  *   <li>Hugging Face: {@code config.json} with {@code model_type} "bert", {@code model.safetensors}
- *       (or sharded / {@code pytorch_model.bin}), {@code tokenizer.json}.
+ *       (or sharded / {@code pytorch_model.bin}), {@code tokenizer.json} or else {@code vocab.txt}
+ *       (tokenized by {@link WordPieceTokenizer}).
  * </ul>
  * Both read pooling and normalisation from {@code modules.json} and {@code 1_Pooling/config.json}
  * (CLS and normalised when absent), and the limit from {@code sentence_bert_config.json},
@@ -172,7 +173,10 @@ public final class EmbeddingEngineFactory {
     if (Files.isRegularFile(json)) {
       return HfEmbeddingTokenizer.fromJson(Files.readString(json, StandardCharsets.UTF_8), maxTokens);
     }
-    throw new IllegalArgumentException("embedding model directory " + name + " has no tokenizer.json");
+    if (Files.isRegularFile(dir.resolve("vocab.txt"))) {
+      return WordPieceTokenizer.read(dir);
+    }
+    throw new IllegalArgumentException("embedding model directory " + name + " has neither tokenizer.json nor vocab.txt");
   }
 
   /** The .onnx graph of a directory, or null. */
