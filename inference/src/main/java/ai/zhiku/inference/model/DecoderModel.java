@@ -1,0 +1,167 @@
+package ai.zhiku.inference.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.zhiku.inference.model.layers.Layers;
+import ai.zhiku.inference.model.layers.RotaryEmbedding;
+import java.util.List;
+
+/**
+ * A pre-norm decoder with grouped-query attention, rotary positions, RMSNorm and SwiGLU: the
+ * math ChatGLM2 and InternLM2 share. Families differ only in their config, their weight
+ * layout (mapped to {@link ModelWeights} by each family's loader) and their rotary variant.
+ *
+ * <p>One {@link #forward} call runs a step for a batch of sequences, each with its own number
+ * of new tokens at its own position: token-wise work (projections, MLP, norms) runs on all
+ * tokens of the batch at once, attention per sequence against its KV-cache slot.
+ */
+public final class DecoderModel implements AutoCloseable {
+  private final ModelConfig cfg;
+  private final ModelWeights w;
+  private final NDManager manager;
+  private final DataType dtype;
+  private final RotaryEmbedding rope;
+
+  /** New tokens of one sequence: they sit at positions start..start+tokens.length of its slot. */
+  public record SeqStep(int slot, int[] tokens, int start) {}
+
+  public DecoderModel(ModelConfig cfg, ModelWeights w, NDManager manager, DataType dtype) {
+    this.cfg = cfg;
+    this.w = w;
+    this.manager = manager;
+    this.dtype = dtype;
+    this.rope = new RotaryEmbedding(cfg.rope(), cfg.headDim());
+  }
+
+  public ModelConfig config() { return cfg; }
+
+  public DataType dtype() { return dtype; }
+
+  /** The manager holding the weights; its array count stays constant while serving. */
+  public NDManager manager() { return manager; }
+
+  /** A KV cache for this model with {@code slots} sequences of up to {@code maxLength} tokens. */
+  public KvCache newCache(int slots, int maxLength) {
+    return new KvCache(manager, cfg, slots, maxLength, dtype);
+  }
+
+  /**
+   * Runs one step and writes the new keys and values into the cache.
+   *
+   * @return float32 logits, one row per sequence (its last new token), or one row per new token
+   *     of every sequence in order when {@code allPositions}
+   */
+  public float[][] forward(List<SeqStep> batch, KvCache cache, boolean allPositions) {
+    int total = 0;
+    for (SeqStep s : batch) {
+      if (s.tokens().length == 0) throw new IllegalArgumentException("a sequence step needs at least one token");
+      if (s.start() + s.tokens().length > cache.maxLength()) {
+        throw new IllegalArgumentException("sequence exceeds the cache length " + cache.maxLength());
+      }
+      total += s.tokens().length;
+    }
+    long[] ids = new long[total];
+    int[] positions = new int[total];
+    int maxKv = 0;
+    int t = 0;
+    for (SeqStep s : batch) {
+      for (int i = 0; i < s.tokens().length; i++) {
+        ids[t] = s.tokens()[i];
+        positions[t++] = s.start() + i;
+      }
+      maxKv = Math.max(maxKv, s.start() + s.tokens().length);
+    }
+    try (NDManager step = manager.newSubManager()) {
+      NDArray x = w.embedding().get(step, new NDIndex("{}", step.create(ids))); // [total, hidden]
+      NDList tables = rope.tables(step, positions, maxKv, dtype);
+      for (int l = 0; l < cfg.numLayers(); l++) {
+        LayerWeights lw = w.layers().get(l);
+        NDArray h = Layers.rmsNorm(x, lw.attnNorm(), cfg.normEps());
+        NDArray attn = attention(step, l, lw, h, batch, cache, tables);
+        x = x.add(Layers.linear(attn, lw.out(), null));
+        h = Layers.rmsNorm(x, lw.ffnNorm(), cfg.normEps());
+        NDArray mlp = Layers.swiGlu(Layers.linear(h, lw.gateUp(), null), cfg.ffnSize());
+        x = x.add(Layers.linear(mlp, lw.down(), null));
+      }
+      NDArray rows = x;
+      if (!allPositions) {
+        long[] last = new long[batch.size()];
+        int end = 0;
+        for (int i = 0; i < batch.size(); i++) {
+          end += batch.get(i).tokens().length;
+          last[i] = end - 1;
+        }
+        rows = x.get(new NDIndex("{}", step.create(last)));
+      }
+      NDArray logits = Layers.linear(Layers.rmsNorm(rows, w.finalNorm(), cfg.normEps()), w.lmHead(), null);
+      if (logits.getDataType() != DataType.FLOAT32) logits = logits.toType(DataType.FLOAT32, false);
+      float[] flat = logits.toFloatArray();
+      int vocab = (int) logits.getShape().get(1);
+      float[][] out = new float[(int) logits.getShape().get(0)][];
+      for (int r = 0; r < out.length; r++) {
+        out[r] = new float[vocab];
+        System.arraycopy(flat, r * vocab, out[r], 0, vocab);
+      }
+      return out;
+    }
+  }
+
+  private NDArray attention(NDManager step, int layer, LayerWeights lw, NDArray h, List<SeqStep> batch,
+                            KvCache cache, NDList tables) {
+    int heads = cfg.numHeads();
+    int kvHeads = cfg.numKvHeads();
+    int hd = cfg.headDim();
+    int g = cfg.groupSize();
+    long total = h.getShape().get(0);
+    NDArray qkv = Layers.linear(h, lw.qkv(), lw.qkvBias()); // [total, (heads + 2 kvHeads) * hd]
+    NDArray q = qkv.get(":, :{}", heads * hd).reshape(total, heads, hd);
+    NDArray k = qkv.get(":, {}:{}", heads * hd, (heads + kvHeads) * hd).reshape(total, kvHeads, hd);
+    NDArray v = qkv.get(":, {}:", (heads + kvHeads) * hd).reshape(total, kvHeads, hd);
+    q = rope.apply(q, tables);
+    k = rope.apply(k, tables);
+    float scale = (float) (1.0 / Math.sqrt(hd));
+    NDList outs = new NDList(batch.size());
+    int row = 0;
+    for (SeqStep s : batch) {
+      int n = s.tokens().length;
+      int kvLen = s.start() + n;
+      NDArray ks = k.get("{}:{}", row, row + n).transpose(1, 0, 2); // [kvHeads, n, hd]
+      NDArray vs = v.get("{}:{}", row, row + n).transpose(1, 0, 2);
+      cache.write(layer, s.slot(), s.start(), ks, vs);
+      NDArray keys = cache.keys(step, layer, s.slot(), kvLen); // [kvHeads, kvLen, hd]
+      NDArray values = cache.values(step, layer, s.slot(), kvLen);
+      // query heads of one key/value head are adjacent: [kvHeads, g * n, hd], row = j * n + i
+      NDArray qs = q.get("{}:{}", row, row + n).transpose(1, 0, 2).reshape(kvHeads, (long) g * n, hd);
+      NDArray scores = qs.matMul(keys.transpose(0, 2, 1)).mul(scale); // [kvHeads, g * n, kvLen]
+      if (scores.getDataType() != DataType.FLOAT32) scores = scores.toType(DataType.FLOAT32, false);
+      if (n > 1) scores = scores.add(causalMask(step, g, n, s.start(), kvLen));
+      NDArray probs = scores.softmax(-1);
+      if (probs.getDataType() != dtype) probs = probs.toType(dtype, false);
+      NDArray o = probs.matMul(values) // [kvHeads, g * n, hd]
+          .reshape(heads, n, hd).transpose(1, 0, 2).reshape(n, (long) heads * hd);
+      outs.add(o);
+      row += n;
+    }
+    return outs.size() == 1 ? outs.head() : NDArrays.concat(outs, 0);
+  }
+
+  /** Additive mask [g * n, kvLen]: row j * n + i (token at start + i) sees keys 0..start + i. */
+  private static NDArray causalMask(NDManager step, int g, int n, int start, int kvLen) {
+    float[] m = new float[g * n * kvLen];
+    for (int j = 0; j < g; j++) {
+      for (int i = 0; i < n; i++) {
+        int base = (j * n + i) * kvLen;
+        for (int c = start + i + 1; c < kvLen; c++) m[base + c] = Float.NEGATIVE_INFINITY;
+      }
+    }
+    return step.create(m, new Shape(g * n, kvLen));
+  }
+
+  @Override
+  public void close() { manager.close(); }
+}

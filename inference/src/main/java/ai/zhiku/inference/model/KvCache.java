@@ -1,0 +1,75 @@
+package ai.zhiku.inference.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayDeque;
+import java.util.Deque;
+
+/**
+ * Keys and values of every layer, allocated once in its own manager: per layer one K and one V
+ * array of [slots, kvHeads, maxLength, headDim]. A sequence owns a slot (an index, not a
+ * tensor) while it runs; new keys and values are written in place.
+ */
+public final class KvCache implements AutoCloseable {
+  private final NDManager manager;
+  private final NDArray[] keys;
+  private final NDArray[] values;
+  private final int slots;
+  private final int maxLength;
+  private final Deque<Integer> free = new ArrayDeque<>();
+
+  public KvCache(NDManager parent, ModelConfig cfg, int slots, int maxLength, DataType dtype) {
+    this.manager = parent.newSubManager();
+    this.slots = slots;
+    this.maxLength = maxLength;
+    this.keys = new NDArray[cfg.numLayers()];
+    this.values = new NDArray[cfg.numLayers()];
+    Shape shape = new Shape(slots, cfg.numKvHeads(), maxLength, cfg.headDim());
+    for (int l = 0; l < cfg.numLayers(); l++) {
+      keys[l] = manager.zeros(shape, dtype);
+      values[l] = manager.zeros(shape, dtype);
+    }
+    for (int s = 0; s < slots; s++) free.add(s);
+  }
+
+  public int slots() { return slots; }
+
+  public int maxLength() { return maxLength; }
+
+  public int freeSlots() { return free.size(); }
+
+  /** A free slot, or -1 when all are taken. */
+  public int acquire() {
+    Integer s = free.poll();
+    return s == null ? -1 : s;
+  }
+
+  public void release(int slot) {
+    if (slot >= 0 && !free.contains(slot)) free.addFirst(slot);
+  }
+
+  /** Writes k, v ([kvHeads, n, headDim]) of layer at positions start..start+n of the slot. */
+  void write(int layer, int slot, int start, NDArray k, NDArray v) {
+    NDIndex at = new NDIndex("{}, :, {}:{}, :", slot, start, start + k.getShape().get(1));
+    keys[layer].set(at, k);
+    values[layer].set(at, v);
+  }
+
+  /** Keys of positions 0..length of the slot, [kvHeads, length, headDim], owned by {@code step}. */
+  NDArray keys(NDManager step, int layer, int slot, int length) {
+    return keys[layer].get(step, new NDIndex("{}, :, :{}, :", slot, length));
+  }
+
+  NDArray values(NDManager step, int layer, int slot, int length) {
+    return values[layer].get(step, new NDIndex("{}, :, :{}, :", slot, length));
+  }
+
+  /** Number of native arrays the cache holds (constant: 2 per layer). */
+  public int arrayCount() { return manager.getManagedArrays().size(); }
+
+  @Override
+  public void close() { manager.close(); }
+}

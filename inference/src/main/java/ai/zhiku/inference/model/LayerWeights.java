@@ -1,0 +1,18 @@
+package ai.zhiku.inference.model;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * One decoder layer's weights in the shared layout.
+ *
+ * @param attnNorm [hidden]
+ * @param qkv [(heads + 2 * kvHeads) * headDim, hidden]: all query heads (grouped by key/value
+ *     head), then all key heads, then all value heads
+ * @param qkvBias [(heads + 2 * kvHeads) * headDim] or null
+ * @param out [hidden, heads * headDim]
+ * @param ffnNorm [hidden]
+ * @param gateUp [2 * ffn, hidden]: gate rows, then up rows
+ * @param down [hidden, ffn]
+ */
+public record LayerWeights(NDArray attnNorm, NDArray qkv, NDArray qkvBias, NDArray out,
+                           NDArray ffnNorm, NDArray gateUp, NDArray down) {}

@@ -1,0 +1,13 @@
+package ai.zhiku.inference.model;
+
+import ai.djl.ndarray.NDArray;
+import java.util.List;
+
+/**
+ * A decoder's weights in the shared layout.
+ *
+ * @param embedding [vocab, hidden]
+ * @param finalNorm [hidden]
+ * @param lmHead [vocab, hidden]
+ */
+public record ModelWeights(NDArray embedding, List<LayerWeights> layers, NDArray finalNorm, NDArray lmHead) {}

@@ -1,0 +1,32 @@
+package ai.zhiku.inference.model.chatglm2;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.zhiku.inference.model.ChatModel;
+import ai.zhiku.inference.model.DecoderModel;
+import ai.zhiku.inference.model.ModelConfig;
+import ai.zhiku.inference.tokenizer.ChatGlm2Tokenizer;
+import ai.zhiku.inference.tokenizer.ChatTemplate;
+import ai.zhiku.inference.weights.WeightsIndex;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Path;
+
+/** ChatGLM2 (architecture {@code ChatGLMModel}): config, weights, tokenizer, template and stop ids. */
+public final class ChatGlm2Model {
+  public static final String ARCHITECTURE = "ChatGLMModel";
+
+  private ChatGlm2Model() {}
+
+  public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, DataType dtype) throws IOException {
+    ChatGlm2Config c = json.readValue(dir.resolve("config.json").toFile(), ChatGlm2Config.class);
+    ModelConfig cfg = c.toModelConfig();
+    DecoderModel model;
+    try (WeightsIndex index = WeightsIndex.open(dir)) {
+      model = new DecoderModel(cfg, ChatGlm2Weights.load(index, cfg, manager, dtype), manager, dtype);
+    }
+    int eos = c.eosTokenId() == null ? 2 : c.eosTokenId();
+    return new ChatModel("chatglm2", model, ChatGlm2Tokenizer.load(dir, cfg.vocabSize()),
+        ChatTemplate.named("chatglm2"), new int[] {eos});
+  }
+}

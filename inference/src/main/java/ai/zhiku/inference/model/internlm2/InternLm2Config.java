@@ -1,0 +1,44 @@
+package ai.zhiku.inference.model.internlm2;
+
+import ai.zhiku.inference.model.ModelConfig;
+import ai.zhiku.inference.weights.CheckpointException;
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.Map;
+
+/** InternLM2's config.json (internlm/internlm2-chat-*), the fields the decoder needs. */
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record InternLm2Config(
+    @JsonProperty("hidden_size") int hiddenSize,
+    @JsonProperty("num_hidden_layers") int numLayers,
+    @JsonProperty("num_attention_heads") int numHeads,
+    @JsonProperty("num_key_value_heads") Integer numKvHeads,
+    @JsonProperty("intermediate_size") int intermediateSize,
+    @JsonProperty("vocab_size") int vocabSize,
+    @JsonProperty("max_position_embeddings") int maxPositionEmbeddings,
+    @JsonProperty("rms_norm_eps") Float rmsNormEps,
+    @JsonProperty("rope_theta") Double ropeTheta,
+    @JsonProperty("rope_scaling") Map<String, Object> ropeScaling,
+    @JsonProperty("bias") boolean bias,
+    @JsonProperty("hidden_act") String hiddenAct) {
+
+  public ModelConfig toModelConfig() {
+    if (hiddenAct != null && !hiddenAct.equals("silu")) {
+      throw new CheckpointException("config.json: hidden_act " + hiddenAct + " is not supported (silu only)");
+    }
+    String scaling = "none";
+    double factor = 1;
+    if (ropeScaling != null) {
+      Object type = ropeScaling.getOrDefault("type", ropeScaling.get("rope_type"));
+      scaling = String.valueOf(type);
+      if (!scaling.equals("linear") && !scaling.equals("dynamic")) {
+        throw new CheckpointException("config.json: rope_scaling type " + scaling + " is not supported (linear, dynamic)");
+      }
+      factor = ((Number) ropeScaling.get("factor")).doubleValue();
+    }
+    int kv = numKvHeads == null ? numHeads : numKvHeads;
+    return new ModelConfig("internlm2", hiddenSize, numLayers, numHeads, kv, hiddenSize / numHeads,
+        intermediateSize, vocabSize, maxPositionEmbeddings, rmsNormEps == null ? 1e-6f : rmsNormEps, bias,
+        new ModelConfig.Rope.RotateHalf(ropeTheta == null ? 10000.0 : ropeTheta, scaling, factor, maxPositionEmbeddings));
+  }
+}

@@ -1,0 +1,118 @@
+package ai.zhiku.inference.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.ndarray.types.DataType;
+import ai.zhiku.inference.Goldens;
+import ai.zhiku.inference.engine.Engines;
+import ai.zhiku.inference.model.DecoderModel.SeqStep;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Both decoders against the outputs of their official modeling code (float32, tolerance 1e-3). */
+class DecoderGoldenTest {
+  private static final double TOL = 1e-3;
+
+  static int[] ints(JsonNode a) {
+    int[] r = new int[a.size()];
+    for (int i = 0; i < r.length; i++) r[i] = a.get(i).asInt();
+    return r;
+  }
+
+  static int argmax(float[] v) {
+    int best = 0;
+    for (int i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+    return best;
+  }
+
+  static void assertLogits(float[] ours, JsonNode golden, String what) {
+    assertThat(ours).hasSize(golden.size());
+    double max = 0;
+    for (int i = 0; i < ours.length; i++) max = Math.max(max, Math.abs(ours[i] - golden.get(i).asDouble()));
+    assertThat(max).as("max abs diff of %s", what).isLessThanOrEqualTo(TOL);
+  }
+
+  static void assertTop(float[] ours, JsonNode top, String what) {
+    for (JsonNode e : top) {
+      assertThat((double) ours[e.get(0).asInt()]).as("%s logit of %s", what, e.get(0).asInt())
+          .isCloseTo(e.get(1).asDouble(), org.assertj.core.data.Offset.offset(TOL));
+    }
+  }
+
+  static void assertStep(float[] ours, JsonNode step, String what) {
+    assertTop(ours, step.get("top5"), what);
+    assertThat((double) ours[step.get("id").asInt()]).isCloseTo(step.get("logit").asDouble(), org.assertj.core.data.Offset.offset(TOL));
+    if (step.get("margin").asDouble() >= 2e-3) assertThat(argmax(ours)).as("%s argmax", what).isEqualTo(step.get("id").asInt());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"chatglm2-tiny", "internlm2-tiny"})
+  void casesMatchOfficialCode(String name) {
+    JsonNode g = Goldens.json(name, "golden.json");
+    try (ChatModel cm = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), DataType.FLOAT32);
+         KvCache cache = cm.model().newCache(2, 256)) {
+      DecoderModel m = cm.model();
+      for (JsonNode c : g.get("cases")) {
+        String cn = name + "/" + c.get("name").asText();
+        int[] ids = ints(c.get("input_ids"));
+        float[][] all = m.forward(List.of(new SeqStep(0, ids, 0)), cache, true);
+        assertThat(all).hasNumberOfRows(ids.length);
+        JsonNode pa = c.get("prefill_argmax");
+        for (int p = 0; p < ids.length; p++) {
+          double expected = pa.get(p).get(1).asDouble();
+          assertThat((double) all[p][argmax(all[p])]).as("%s prefill max at %d", cn, p).isCloseTo(expected, org.assertj.core.data.Offset.offset(TOL));
+          assertThat((double) all[p][pa.get(p).get(0).asInt()]).isCloseTo(expected, org.assertj.core.data.Offset.offset(TOL));
+        }
+        float[] last = all[ids.length - 1];
+        assertLogits(last, c.get("last_logits"), cn + " last_logits");
+        assertTop(last, c.get("last_logits_top10"), cn + " top10");
+        // greedy with teacher forcing through the KV cache
+        JsonNode steps = c.get("greedy").get("steps");
+        int[] newIds = ints(c.get("greedy").get("new_ids"));
+        assertStep(last, steps.get(0), cn + " step 0");
+        int pos = ids.length;
+        for (int s = 1; s < newIds.length; s++) {
+          float[] logits = m.forward(List.of(new SeqStep(0, new int[] {newIds[s - 1]}, pos++)), cache, false)[0];
+          assertStep(logits, steps.get(s), cn + " step " + s);
+        }
+      }
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"chatglm2-tiny", "internlm2-tiny"})
+  void paddedBatchRowsMatchWhenRunUnpaddedTogether(String name) {
+    JsonNode b = Goldens.json(name, "golden.json").get("batch");
+    try (ChatModel cm = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), DataType.FLOAT32);
+         KvCache cache = cm.model().newCache(2, 256)) {
+      List<SeqStep> batch = new ArrayList<>();
+      int[] pos = new int[2];
+      for (int r = 0; r < 2; r++) {
+        int[] ids = ints(b.get("input_ids").get(r));
+        int[] mask = ints(b.get("attention_mask").get(r));
+        int pads = 0;
+        while (mask[pads] == 0) pads++;
+        int[] real = java.util.Arrays.copyOfRange(ids, pads, ids.length);
+        batch.add(new SeqStep(r, real, 0));
+        pos[r] = real.length;
+      }
+      float[][] last = cm.model().forward(batch, cache, false);
+      for (int r = 0; r < 2; r++) {
+        assertLogits(last[r], b.get("last_logits").get(r), name + " batch row " + r);
+        assertTop(last[r], b.get("last_logits_top10").get(r), name + " batch top10 row " + r);
+      }
+      JsonNode steps = b.get("greedy").get("steps");
+      int[][] newIds = {ints(b.get("greedy").get("new_ids").get(0)), ints(b.get("greedy").get("new_ids").get(1))};
+      for (int r = 0; r < 2; r++) assertStep(last[r], steps.get(0).get(r), name + " batch step 0 row " + r);
+      for (int s = 1; s < newIds[0].length; s++) {
+        List<SeqStep> step = List.of(new SeqStep(0, new int[] {newIds[0][s - 1]}, pos[0]++),
+            new SeqStep(1, new int[] {newIds[1][s - 1]}, pos[1]++));
+        float[][] logits = cm.model().forward(step, cache, false);
+        for (int r = 0; r < 2; r++) assertStep(logits[r], steps.get(s).get(r), name + " batch step " + s + " row " + r);
+      }
+    }
+  }
+}
