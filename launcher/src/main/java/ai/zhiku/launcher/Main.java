@@ -82,8 +82,8 @@ public final class Main {
     String[] rest = Arrays.copyOfRange(args, 1, args.length);
     switch (args[0]) {
       case "engine" -> delegate("ai.zhiku.inference.bench.EngineBenchmark", rest);
-      case "embeddings" -> delegate("ai.zhiku.launcher.EmbeddingHttpBenchmark", rest);
-      case "serving" -> delegate("ai.zhiku.launcher.ServingBenchmark", rest);
+      case "embeddings" -> delegate("ai.zhiku.launcher.bench.EmbeddingHttpBenchmark", rest);
+      case "serving" -> delegate("ai.zhiku.launcher.bench.ServingBenchmark", rest);
       case "kb" -> delegate("ai.zhiku.kb.bench.KbBenchmark", rest);
       default -> {
         System.err.println("unknown benchmark '" + args[0] + "': engine, embeddings, serving or kb");

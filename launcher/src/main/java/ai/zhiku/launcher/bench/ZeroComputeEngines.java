@@ -1,0 +1,76 @@
+package ai.zhiku.launcher.bench;
+
+import ai.zhiku.common.engine.ChatEngine;
+import ai.zhiku.common.engine.ChatModelInfo;
+import ai.zhiku.common.engine.EmbedItem;
+import ai.zhiku.common.engine.EmbeddingEngine;
+import ai.zhiku.common.engine.EmbeddingModelInfo;
+import ai.zhiku.common.engine.EmbeddingResult;
+import ai.zhiku.common.engine.FinishReason;
+import ai.zhiku.common.engine.GenerationRequest;
+import ai.zhiku.common.engine.PromptInput;
+import ai.zhiku.common.engine.TokenSink;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Benchmark instruments, not models: engines that answer at once, so `bin/zhiku bench serving`
+ * measures only the serving layer (HTTP, SSE, gRPC, dispatch), like the zero-compute FastChat worker
+ * of the anchor figures. Never served by `bin/zhiku serve`.
+ */
+final class ZeroComputeEngines {
+  private ZeroComputeEngines() {}
+
+  /** Answers every request with {@code tokens} one-character tokens, one chunk each. */
+  static ChatEngine chat(int tokens) {
+    return new ChatEngine() {
+      @Override
+      public ChatModelInfo info() {
+        return new ChatModelInfo(4096, "none", 1.0);
+      }
+
+      @Override
+      public int countTokens(PromptInput input) {
+        return 8;
+      }
+
+      @Override
+      public ai.zhiku.common.engine.GenerationHandle submit(GenerationRequest request, TokenSink sink) {
+        int n = request.sampling().maxTokens() == null ? tokens : Math.min(tokens, request.sampling().maxTokens());
+        for (int i = 0; i < n; i++) {
+          sink.onText("x", 1);
+        }
+        sink.onFinish(FinishReason.LENGTH, 8, n);
+        return () -> { };
+      }
+
+      @Override
+      public void close() {
+      }
+    };
+  }
+
+  /** Returns a fixed 8-dimensional vector per input. */
+  static EmbeddingEngine embedding() {
+    return new EmbeddingEngine() {
+      @Override
+      public EmbeddingModelInfo info() {
+        return new EmbeddingModelInfo(8, 512, "");
+      }
+
+      @Override
+      public CompletableFuture<EmbeddingResult> embed(List<EmbedItem> inputs, boolean query, boolean truncate) {
+        List<float[]> out = new ArrayList<>(inputs.size());
+        for (int i = 0; i < inputs.size(); i++) {
+          out.add(new float[] {0.125f, 0.25f, 0.375f, 0.5f, 0.5f, 0.375f, 0.25f, 0.125f});
+        }
+        return CompletableFuture.completedFuture(new EmbeddingResult(out, inputs.size() * 4));
+      }
+
+      @Override
+      public void close() {
+      }
+    };
+  }
+}
