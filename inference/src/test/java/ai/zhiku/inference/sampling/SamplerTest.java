@@ -1,0 +1,66 @@
+package ai.zhiku.inference.sampling;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.zhiku.common.engine.SamplingParams;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class SamplerTest {
+  static SamplingConfig cfg(Float t, Float topP, Integer topK, Float pres, Float freq, Float rep, Long seed) {
+    return SamplingConfig.resolve(new SamplingParams(t, topP, topK, 10, List.of(), pres, freq, rep, seed), 100);
+  }
+
+  @Test
+  void greedyTakesTheArgmax() {
+    Sampler s = new Sampler(cfg(0f, null, null, null, null, null, null), 4, new int[0]);
+    assertThat(s.sample(new float[] {0.1f, 2f, -1f, 1.9f})).isEqualTo(1);
+  }
+
+  @Test
+  void repetitionPenaltyDividesPositiveAndMultipliesNegativeLogitsOfSeenTokens() {
+    Sampler s = new Sampler(cfg(0f, null, null, null, null, 2f, null), 4, new int[] {1, 2});
+    float[] logits = {1f, 3f, -1f, 1.4f};
+    assertThat(s.sample(logits)).isEqualTo(1); // 3 / 2 = 1.5 still beats 1.4
+    assertThat(logits).containsExactly(1f, 1.5f, -2f, 1.4f);
+  }
+
+  @Test
+  void presenceAndFrequencyPenaltiesUseOutputCountsOnly() {
+    Sampler s = new Sampler(cfg(0f, null, null, 0.5f, 0.25f, null, null), 3, new int[] {0});
+    s.accept(1);
+    s.accept(1);
+    float[] logits = {1f, 2f, 1.2f};
+    assertThat(s.sample(logits)).isEqualTo(2);
+    assertThat(logits).containsExactly(1f, 2f - 0.5f - 0.5f, 1.2f);
+  }
+
+  @Test
+  void topKOneAndTinyTopPAreGreedy() {
+    float[] logits = {0.5f, 0.4f, 3f, 2.9f};
+    for (int i = 0; i < 20; i++) {
+      assertThat(new Sampler(cfg(1f, null, 1, null, null, null, (long) i), 4, new int[0]).sample(logits.clone())).isEqualTo(2);
+      assertThat(new Sampler(cfg(1f, 0.01f, null, null, null, null, (long) i), 4, new int[0]).sample(logits.clone())).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void topPKeepsTheSmallestSetReachingTheMass() {
+    // probabilities 0.5, 0.3, 0.2: top_p 0.75 keeps the first two, never the third
+    float[] logits = {(float) Math.log(0.5), (float) Math.log(0.3), (float) Math.log(0.2)};
+    int[] counts = new int[3];
+    Sampler s = new Sampler(cfg(1f, 0.75f, null, null, null, null, 3L), 3, new int[0]);
+    for (int i = 0; i < 2000; i++) counts[s.sample(logits.clone())]++;
+    assertThat(counts[2]).isZero();
+    assertThat(counts[0]).isBetween(1100, 1400); // 0.5 / 0.8 = 0.625
+  }
+
+  @Test
+  void sameSeedSameDraws() {
+    float[] logits = new float[50];
+    for (int i = 0; i < logits.length; i++) logits[i] = (float) Math.sin(i);
+    Sampler a = new Sampler(cfg(1f, null, null, null, null, null, 9L), 50, new int[0]);
+    Sampler b = new Sampler(cfg(1f, null, null, null, null, null, 9L), 50, new int[0]);
+    for (int i = 0; i < 50; i++) assertThat(a.sample(logits.clone())).isEqualTo(b.sample(logits.clone()));
+  }
+}

@@ -1,0 +1,55 @@
+package ai.zhiku.inference.tokenizer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.zhiku.inference.Goldens;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class IncrementalDetokenizerTest {
+  private final Tokenizer glm = ChatGlm2Tokenizer.load(Goldens.dir("chatglm2-tiny"), 65024);
+  private final Tokenizer intern = InternLm2Tokenizer.load(Goldens.dir("internlm2-tiny"), 92544);
+
+  private static String stream(Tokenizer t, int[] ids, List<String> stops, List<String> deltas) {
+    IncrementalDetokenizer d = new IncrementalDetokenizer(t, stops);
+    StringBuilder sb = new StringBuilder();
+    for (int id : ids) {
+      String s = d.push(id);
+      if (!s.isEmpty()) deltas.add(s);
+      sb.append(s);
+      if (d.stopped()) return sb.toString();
+    }
+    String rest = d.flush();
+    if (!rest.isEmpty()) deltas.add(rest);
+    return sb.append(rest).toString();
+  }
+
+  @Test
+  void byteFallbackCharactersAreNeverSplit() {
+    String text = "😀🚀👍🏽 emoji 한국어 문장입니다 你好，世界！ It's a test , isn't it ?";
+    for (Tokenizer t : List.of(glm, intern)) {
+      int[] ids = t.encode(text, false);
+      List<String> deltas = new java.util.ArrayList<>();
+      assertThat(stream(t, ids, List.of(), deltas)).isEqualTo(t.decode(ids, true));
+      for (String d : deltas) assertThat(d).doesNotContain("\ufffd");
+      assertThat(deltas.size()).isGreaterThan(5);
+    }
+  }
+
+  @Test
+  void leadingSpaceRuleMatchesOneShotDecoding() {
+    int[] ids = glm.encode("Hello world", false); // ▁Hello ▁world
+    assertThat(stream(glm, ids, List.of(), new java.util.ArrayList<>())).isEqualTo("Hello world");
+  }
+
+  @Test
+  void stopStringsAreHeldBackAndCut() {
+    int[] ids = intern.encode("The answer is 42. Observation: done", false);
+    List<String> deltas = new java.util.ArrayList<>();
+    String out = stream(intern, ids, List.of("Observation:"), deltas);
+    assertThat(out).isEqualTo("The answer is 42. ");
+    for (String d : deltas) assertThat(d).doesNotContain("Obs");
+    // a partial match that never completes is released at the end
+    assertThat(stream(intern, intern.encode("see Obs", false), List.of("Observation:"), new java.util.ArrayList<>())).isEqualTo("see Obs");
+  }
+}
