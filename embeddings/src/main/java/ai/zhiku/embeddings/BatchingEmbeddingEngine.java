@@ -9,9 +9,7 @@ import ai.zhiku.common.engine.EmbeddingResult;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
-import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -65,6 +63,7 @@ public final class BatchingEmbeddingEngine implements EmbeddingEngine {
   private final AtomicLong rows = new AtomicLong();
   private final AtomicLong tokens = new AtomicLong();
   private final AtomicLong paddedTokens = new AtomicLong();
+  private final AtomicLong forwardNanos = new AtomicLong();
 
   BatchingEmbeddingEngine(
       String modelName,
@@ -131,7 +130,7 @@ public final class BatchingEmbeddingEngine implements EmbeddingEngine {
       for (int i = 0; i < ids.length; i++) {
         ids[i] = toIds(inputs.get(i), i, inputs.size(), query, truncate);
       }
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
       undispatched.decrementAndGet();
       call.future.completeExceptionally(e instanceof ZhikuException ? e : ZhikuException.internal("tokenization failed", e));
       return;
@@ -215,7 +214,6 @@ public final class BatchingEmbeddingEngine implements EmbeddingEngine {
         if (first == null) {
           continue;
         }
-        gathered.clear();
         take(first, gathered);
         drain(gathered);
         long deadline = System.nanoTime() + maxBatchWaitNanos;
@@ -239,10 +237,21 @@ public final class BatchingEmbeddingEngine implements EmbeddingEngine {
         if (!closed) {
           log.warn("embedding inference thread of {} interrupted", modelName);
         }
-        break;
+        fail(gathered, ZhikuException.unavailable("the embedding model " + modelName + " is shut down"));
+        return;
       } catch (RuntimeException | Error e) {
         log.error("embedding inference loop of {} failed", modelName, e);
+        fail(gathered, ZhikuException.internal("the embedding engine failed", e));
+      } finally {
+        gathered.clear();
       }
+    }
+  }
+
+  /** Fails the calls of {@code jobs} that are not complete yet (completing twice is a no-op). */
+  private static void fail(List<Job> jobs, ZhikuException error) {
+    for (Job job : jobs) {
+      job.call.future.completeExceptionally(error);
     }
   }
 
@@ -280,16 +289,13 @@ public final class BatchingEmbeddingEngine implements EmbeddingEngine {
     tokens.addAndGet(used);
     paddedTokens.addAndGet((long) longest * rows.length);
     float[][] vectors;
+    long started = System.nanoTime();
     try {
       vectors = encoder.encode(rows, pooling);
+      forwardNanos.addAndGet(System.nanoTime() - started);
     } catch (RuntimeException | Error e) {
       log.error("embedding forward pass of {} failed on a batch of {}", modelName, rows.length, e);
-      Map<Call, Boolean> failed = new IdentityHashMap<>();
-      for (Job job : batch) {
-        if (failed.put(job.call, Boolean.TRUE) == null) {
-          job.call.future.completeExceptionally(ZhikuException.internal("the embedding forward pass failed", e));
-        }
-      }
+      fail(batch, ZhikuException.internal("the embedding forward pass failed", e));
       return;
     }
     for (int i = 0; i < rows.length; i++) {
@@ -298,17 +304,17 @@ public final class BatchingEmbeddingEngine implements EmbeddingEngine {
   }
 
   /**
-   * Forward passes run so far, inputs they carried, tokens of those inputs and tokens after
-   * padding (padding overhead = paddedTokens / tokens - 1).
+   * Forward passes run so far, inputs they carried, tokens of those inputs, tokens after padding
+   * (padding overhead = paddedTokens / tokens - 1) and time spent in forward passes.
    */
-  public record BatchStats(long batches, long rows, long tokens, long paddedTokens) {
+  public record BatchStats(long batches, long rows, long tokens, long paddedTokens, long forwardNanos) {
     public double meanBatchSize() {
       return batches == 0 ? 0 : (double) rows / batches;
     }
   }
 
   public BatchStats stats() {
-    return new BatchStats(batches.get(), rows.get(), tokens.get(), paddedTokens.get());
+    return new BatchStats(batches.get(), rows.get(), tokens.get(), paddedTokens.get(), forwardNanos.get());
   }
 
   /** Native arrays the encoder holds between calls; tests check it does not grow. */

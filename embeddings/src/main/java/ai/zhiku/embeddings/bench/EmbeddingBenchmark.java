@@ -69,8 +69,8 @@ public final class EmbeddingBenchmark {
         "engine alone: model %s, device %s, max batch %d, max wait %d us, %d cores, %.0f s per run%n%n",
         EmbeddingEngineFactory.modelName(config), device, maxBatch, waitMicros,
         Runtime.getRuntime().availableProcessors(), seconds);
-    System.out.println("| texts | concurrency | texts/s | mean ms | p50 ms | p99 ms | tokens/text | mean batch |");
-    System.out.println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    System.out.println("| texts | concurrency | texts/s | mean ms | p50 ms | p99 ms | tokens/text | mean batch | forward busy |");
+    System.out.println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     try (EmbeddingEngine engine = EmbeddingEngineFactory.open(config)) {
       for (String kind : List.of("short", "long")) {
         List<String> texts = texts(kind.equals("short") ? 20 : 500, 256);
@@ -84,16 +84,16 @@ public final class EmbeddingBenchmark {
                   ? 0
                   : (double) (after.rows() - before.rows()) / (after.batches() - before.batches());
           System.out.printf(
-              "| %s (~%d chars) | %d | %.1f | %.2f | %.2f | %.2f | %.0f | %.1f |%n",
+              "| %s (~%d chars) | %d | %.1f | %.2f | %.2f | %.2f | %.0f | %.1f | %.0f%% |%n",
               kind, kind.equals("short") ? 20 : 500, c, r.textsPerSecond(), r.meanMs(), r.p50Ms(), r.p99Ms(),
-              r.tokensPerText(), meanBatch);
+              r.tokensPerText(), meanBatch, 100.0 * (after.forwardNanos() - before.forwardNanos()) / (r.seconds() * 1e9));
         }
       }
     }
   }
 
   private static BatchStats stats(EmbeddingEngine engine) {
-    return engine instanceof BatchingEmbeddingEngine b ? b.stats() : new BatchStats(0, 0, 0, 0);
+    return engine instanceof BatchingEmbeddingEngine b ? b.stats() : new BatchStats(0, 0, 0, 0, 0);
   }
 
   /** Distinct texts of about {@code chars} characters, built from rotating sentences. */
@@ -113,7 +113,7 @@ public final class EmbeddingBenchmark {
     return out;
   }
 
-  record Result(double textsPerSecond, double meanMs, double p50Ms, double p99Ms, double tokensPerText) {}
+  record Result(double textsPerSecond, double meanMs, double p50Ms, double p99Ms, double tokensPerText, double seconds) {}
 
   static Result run(EmbeddingEngine engine, List<String> texts, int concurrency, double seconds) throws Exception {
     AtomicBoolean stop = new AtomicBoolean();
@@ -166,7 +166,7 @@ public final class EmbeddingBenchmark {
     double mean = all.stream().mapToLong(Long::longValue).average().orElse(0) / 1e6;
     double p50 = all.isEmpty() ? 0 : all.get(all.size() / 2) / 1e6;
     double p99 = all.isEmpty() ? 0 : all.get(Math.min(all.size() - 1, (int) (all.size() * 0.99))) / 1e6;
-    return new Result(total / elapsed, mean, p50, p99, total == 0 ? 0 : (double) tokenSum / total);
+    return new Result(total / elapsed, mean, p50, p99, total == 0 ? 0 : (double) tokenSum / total, elapsed);
   }
 
 }
