@@ -242,18 +242,47 @@ public final class WorkerServer {
       }
       activeCancels.add(this);
       TokenSink sink = new TokenSink() {
+        // Text is coalesced: while a write is pending on the event loop, new text joins it, so a fast
+        // engine (or a burst under load) costs one gRPC message per event-loop turn, not per token.
+        private final StringBuilder pending = new StringBuilder();
+        private int pendingTokens;
+        private boolean scheduled;
+
+        private void flush() {
+          String text;
+          int tokens;
+          synchronized (this) {
+            scheduled = false;
+            if (pending.isEmpty()) {
+              return;
+            }
+            text = pending.toString();
+            tokens = pendingTokens;
+            pending.setLength(0);
+            pendingTokens = 0;
+          }
+          if (!done.get()) {
+            resp.write(GenerateChunk.newBuilder().setText(text).setTokenCount(tokens).build());
+          }
+        }
+
         @Override
         public void onText(String text, int tokens) {
-          context.runOnContext(v -> {
-            if (!done.get()) {
-              resp.write(GenerateChunk.newBuilder().setText(text).setTokenCount(tokens).build());
+          synchronized (this) {
+            pending.append(text);
+            pendingTokens += tokens;
+            if (scheduled) {
+              return;
             }
-          });
+            scheduled = true;
+          }
+          context.runOnContext(v -> flush());
         }
 
         @Override
         public void onFinish(FinishReason reason, int promptTokens, int completionTokens) {
           context.runOnContext(v -> {
+            flush();
             if (finish()) {
               resp.end(GenerateChunk.newBuilder()
                   .setFinishReason(reason == FinishReason.LENGTH ? ai.zhiku.protocol.FinishReason.FINISH_REASON_LENGTH
@@ -267,6 +296,7 @@ public final class WorkerServer {
         @Override
         public void onError(Throwable error) {
           context.runOnContext(v -> {
+            flush();
             if (finish()) {
               fail(resp, error);
             }

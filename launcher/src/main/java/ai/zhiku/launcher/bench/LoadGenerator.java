@@ -71,9 +71,12 @@ final class LoadGenerator {
     long t0 = System.nanoTime();
     long[] first = {0};
     long[] events = {0};
-    Future<Void> f = client.request(options).compose(req -> req.send(payload)).compose(resp -> {
+    Future<Void> f = client.request(options).compose(req -> req.send(payload.copy())).compose(resp -> {
       if (resp.statusCode() != 200) {
-        errors.incrementAndGet();
+        if (errors.incrementAndGet() == 1) {
+          resp.body().onSuccess(b -> System.err.println("first error: HTTP " + resp.statusCode() + " " + b));
+          return resp.end();
+        }
       }
       if (stream) {
         resp.handler(buf -> {
