@@ -36,7 +36,8 @@ public final class ModelFamilies {
   }
 
   public static boolean isChatModel(Path dir) {
-    return ARCHITECTURES.contains(architecture(dir));
+    String arch = architecture(dir);
+    return arch != null && ARCHITECTURES.contains(arch);
   }
 
   /**

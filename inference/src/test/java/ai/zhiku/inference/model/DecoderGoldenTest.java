@@ -115,4 +115,20 @@ class DecoderGoldenTest {
       }
     }
   }
+
+  @org.junit.jupiter.api.Test
+  void bfloat16CheckpointGivesFiniteLogitsThatMostlyAgree() {
+    JsonNode c = Goldens.json("chatglm2-tiny", "golden.json").get("cases").get(0);
+    try (ChatModel cm = ModelFamilies.load(Goldens.dir("chatglm2-tiny-bf16"), Engines.cpu(), DataType.FLOAT32);
+         KvCache cache = cm.model().newCache(1, 64)) {
+      int[] ids = ints(c.get("input_ids"));
+      float[][] all = cm.model().forward(List.of(new SeqStep(0, ids, 0)), cache, true);
+      int agree = 0;
+      for (int p = 0; p < ids.length; p++) {
+        for (float v : all[p]) assertThat(Float.isFinite(v)).isTrue();
+        if (argmax(all[p]) == c.get("prefill_argmax").get(p).get(0).asInt()) agree++;
+      }
+      assertThat(agree).isGreaterThan(ids.length / 2);
+    }
+  }
 }

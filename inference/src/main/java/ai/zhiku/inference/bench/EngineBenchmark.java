@@ -1,0 +1,152 @@
+package ai.zhiku.inference.bench;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.zhiku.inference.engine.Engines;
+import ai.zhiku.inference.model.DecoderModel;
+import ai.zhiku.inference.model.DecoderModel.SeqStep;
+import ai.zhiku.inference.model.KvCache;
+import ai.zhiku.inference.model.LayerWeights;
+import ai.zhiku.inference.model.ModelConfig;
+import ai.zhiku.inference.model.ModelFamilies;
+import ai.zhiku.inference.model.ModelWeights;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Speed of the decoder on random weights with a real model's shape (not a test).
+ *
+ * <pre>
+ * EngineBenchmark [--shape internlm2-1.8b|chatglm2-6b] [--dtype float32|float16] [--layers N]
+ *                 [--prompt 512] [--steps 16] [--seqs 1,8] [--threads 2]
+ * </pre>
+ * Reports weight build time, prefill tokens/s for one prompt, decode tokens/s (aggregate) for
+ * each batch size, and peak resident memory (VmHWM).
+ */
+public final class EngineBenchmark {
+  private EngineBenchmark() {}
+
+  static ModelConfig shape(String name, int layers) {
+    return switch (name) {
+      case "internlm2-1.8b" -> new ModelConfig("internlm2", 2048, layers > 0 ? layers : 24, 16, 8, 128, 8192, 92544,
+          32768, 1e-5f, false, new ModelConfig.Rope.RotateHalf(1_000_000, "none", 1, 32768));
+      case "chatglm2-6b" -> new ModelConfig("chatglm2", 4096, layers > 0 ? layers : 28, 32, 2, 128, 13696, 65024,
+          32768, 1e-5f, true, new ModelConfig.Rope.Interleaved(64, 10000));
+      default -> throw new IllegalArgumentException("unknown shape " + name + " (internlm2-1.8b, chatglm2-6b)");
+    };
+  }
+
+  public static void main(String[] args) {
+    String shapeName = "internlm2-1.8b";
+    String dtypeName = "float32";
+    int layers = 0;
+    int prompt = 512;
+    int steps = 16;
+    int threads = 2;
+    List<Integer> seqs = List.of(1, 8);
+    for (int i = 0; i + 1 < args.length; i += 2) {
+      String v = args[i + 1];
+      switch (args[i]) {
+        case "--shape" -> shapeName = v;
+        case "--dtype" -> dtypeName = v;
+        case "--layers" -> layers = Integer.parseInt(v);
+        case "--prompt" -> prompt = Integer.parseInt(v);
+        case "--steps" -> steps = Integer.parseInt(v);
+        case "--threads" -> threads = Integer.parseInt(v);
+        case "--seqs" -> seqs = java.util.Arrays.stream(v.split(",")).map(Integer::parseInt).toList();
+        default -> throw new IllegalArgumentException("unknown option " + args[i]);
+      }
+    }
+    Engines.configureThreads(threads, 1);
+    Device device = Engines.cpu();
+    DataType dtype = ModelFamilies.computeType(dtypeName, device);
+    ModelConfig cfg = shape(shapeName, layers);
+    int maxSeqs = seqs.stream().mapToInt(Integer::intValue).max().orElse(1);
+    System.out.printf("shape %s (%d layers), dtype %s, %d threads%n", shapeName, cfg.numLayers(), dtypeName, threads);
+    long t0 = System.nanoTime();
+    NDManager manager = NDManager.newBaseManager(device, Engines.PYTORCH);
+    try (DecoderModel model = new DecoderModel(cfg, randomWeights(manager, cfg, dtype), manager, dtype);
+         KvCache cache = model.newCache(maxSeqs, prompt + steps + 8)) {
+      double loadS = (System.nanoTime() - t0) / 1e9;
+      System.out.printf("weights built in %.1f s%n", loadS);
+      Random rnd = new Random(1);
+      // warm-up
+      model.forward(List.of(new SeqStep(0, randomIds(rnd, 8, cfg), 0)), cache, false);
+      long p0 = System.nanoTime();
+      model.forward(List.of(new SeqStep(0, randomIds(rnd, prompt, cfg), 0)), cache, false);
+      double prefillS = (System.nanoTime() - p0) / 1e9;
+      System.out.printf("prefill %d tokens: %.2f s, %.1f tokens/s%n", prompt, prefillS, prompt / prefillS);
+      for (int n : seqs) {
+        List<SeqStep> batch = new ArrayList<>();
+        int start = 16;
+        for (int s = 0; s < n; s++) batch.add(new SeqStep(s, randomIds(rnd, start, cfg), 0));
+        model.forward(batch, cache, false);
+        model.forward(next(batch, rnd, cfg, start), cache, false); // warm-up step
+        long d0 = System.nanoTime();
+        for (int i = 0; i < steps; i++) model.forward(next(batch, rnd, cfg, start + 1 + i), cache, false);
+        double s = (System.nanoTime() - d0) / 1e9;
+        System.out.printf("decode %d seq: %.1f ms/step, %.2f tokens/s aggregate%n", n, 1000 * s / steps, n * steps / s);
+      }
+    }
+    System.out.println("peak RSS " + peakRss());
+  }
+
+  private static List<SeqStep> next(List<SeqStep> batch, Random rnd, ModelConfig cfg, int pos) {
+    List<SeqStep> out = new ArrayList<>();
+    for (SeqStep s : batch) out.add(new SeqStep(s.slot(), randomIds(rnd, 1, cfg), pos));
+    return out;
+  }
+
+  private static int[] randomIds(Random rnd, int n, ModelConfig cfg) {
+    int[] ids = new int[n];
+    for (int i = 0; i < n; i++) ids[i] = rnd.nextInt(cfg.vocabSize());
+    return ids;
+  }
+
+  private static ModelWeights randomWeights(NDManager m, ModelConfig c, DataType dtype) {
+    int qkvRows = (c.numHeads() + 2 * c.numKvHeads()) * c.headDim();
+    List<LayerWeights> layers = new ArrayList<>();
+    for (int l = 0; l < c.numLayers(); l++) {
+      layers.add(new LayerWeights(
+          ones(m, c.hiddenSize(), dtype),
+          random(m, new Shape(qkvRows, c.hiddenSize()), dtype),
+          c.qkvBias() ? random(m, new Shape(qkvRows), dtype) : null,
+          random(m, new Shape(c.hiddenSize(), (long) c.numHeads() * c.headDim()), dtype),
+          ones(m, c.hiddenSize(), dtype),
+          random(m, new Shape(2L * c.ffnSize(), c.hiddenSize()), dtype),
+          random(m, new Shape(c.hiddenSize(), c.ffnSize()), dtype)));
+    }
+    return new ModelWeights(random(m, new Shape(c.vocabSize(), c.hiddenSize()), dtype), layers,
+        ones(m, c.hiddenSize(), dtype), random(m, new Shape(c.vocabSize(), c.hiddenSize()), dtype));
+  }
+
+  private static NDArray random(NDManager m, Shape shape, DataType dtype) {
+    NDArray a = m.randomNormal(0f, 0.02f, shape, DataType.FLOAT32);
+    if (dtype == DataType.FLOAT32) return a;
+    NDArray b = a.toType(dtype, false);
+    a.close();
+    return b;
+  }
+
+  private static NDArray ones(NDManager m, int n, DataType dtype) {
+    return m.ones(new Shape(n), dtype);
+  }
+
+  static String peakRss() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith("VmHWM:")) return line.substring(6).trim();
+      }
+    } catch (IOException e) {
+      return "unknown (" + e.getMessage() + ")";
+    }
+    return "unknown";
+  }
+}

@@ -1,0 +1,69 @@
+package ai.zhiku.inference.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.zhiku.common.ZhikuException;
+import ai.zhiku.inference.ChatEngineFactory;
+import ai.zhiku.inference.Goldens;
+import ai.zhiku.inference.engine.Engines;
+import ai.zhiku.inference.model.layers.RotaryEmbedding;
+import ai.zhiku.inference.weights.CheckpointException;
+import org.junit.jupiter.api.Test;
+
+class ModelFamiliesTest {
+
+  @Test
+  void chatModelsAreRecognisedFromConfigJson() {
+    assertThat(ChatEngineFactory.isChatModel(Goldens.dir("chatglm2-tiny"))).isTrue();
+    assertThat(ChatEngineFactory.isChatModel(Goldens.dir("internlm2-tiny"))).isTrue();
+    assertThat(ChatEngineFactory.isChatModel(Goldens.dir("bge-small-zh-hf"))).isFalse();
+    assertThat(ChatEngineFactory.isChatModel(Goldens.dir("no-such-model"))).isFalse();
+  }
+
+  @Test
+  void unsupportedArchitectureIsRefusedNamingIt() {
+    assertThatThrownBy(() -> ModelFamilies.load(Goldens.dir("bge-small-zh-hf"), Engines.cpu(), DataType.FLOAT32))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining("config.json")
+        .hasMessageContaining("BertModel");
+  }
+
+  @Test
+  void dtypeFlagResolves() {
+    assertThat(ModelFamilies.computeType("auto", Device.cpu())).isEqualTo(DataType.FLOAT32);
+    assertThat(ModelFamilies.computeType("float16", Device.cpu())).isEqualTo(DataType.FLOAT16);
+    assertThatThrownBy(() -> ModelFamilies.computeType("int4", Device.cpu()))
+        .isInstanceOfSatisfying(ZhikuException.class, e -> assertThat(e.param()).isEqualTo("dtype"));
+    assertThatThrownBy(() -> ModelFamilies.computeType("bfloat16", Device.cpu()))
+        .isInstanceOfSatisfying(ZhikuException.class, e -> assertThat(e.getMessage()).contains("float16"));
+  }
+
+  @Test
+  void ropeScalingFollowsInternLm2() {
+    int hd = 8;
+    double base = 10000;
+    try (NDManager m = NDManager.newBaseManager(Engines.cpu(), Engines.PYTORCH)) {
+      // linear: positions divided by the factor
+      NDList lin = new RotaryEmbedding(new ModelConfig.Rope.RotateHalf(base, "linear", 4, 100), hd)
+          .tables(m, new int[] {8}, 9, DataType.FLOAT32);
+      NDList plain = new RotaryEmbedding(new ModelConfig.Rope.RotateHalf(base, "none", 1, 100), hd)
+          .tables(m, new int[] {2}, 3, DataType.FLOAT32);
+      assertThat(lin.get(0).toFloatArray()).isEqualTo(plain.get(0).toFloatArray());
+      // dynamic: unchanged up to max positions, NTK-scaled base beyond
+      RotaryEmbedding dyn = new RotaryEmbedding(new ModelConfig.Rope.RotateHalf(base, "dynamic", 2, 100), hd);
+      RotaryEmbedding none = new RotaryEmbedding(new ModelConfig.Rope.RotateHalf(base, "none", 1, 100), hd);
+      assertThat(dyn.tables(m, new int[] {50}, 100, DataType.FLOAT32).get(1).toFloatArray())
+          .isEqualTo(none.tables(m, new int[] {50}, 100, DataType.FLOAT32).get(1).toFloatArray());
+      float[] scaled = dyn.tables(m, new int[] {150}, 200, DataType.FLOAT32).get(0).toFloatArray();
+      double newBase = base * Math.pow(2.0 * 200 / 100 - 1, hd / (hd - 2.0));
+      double invFreq1 = 1 / Math.pow(newBase, 2.0 / hd);
+      assertThat((double) scaled[1]).isCloseTo(Math.cos(150 * invFreq1), org.assertj.core.data.Offset.offset(1e-4));
+      assertThat(scaled[1]).isEqualTo(scaled[1 + hd / 2]);
+    }
+  }
+}
