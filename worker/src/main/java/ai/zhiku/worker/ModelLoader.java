@@ -27,8 +27,11 @@ public final class ModelLoader {
           config.embeddingMaxWaitMicros(), null);
       List<String> names = config.resolvedNames(EmbeddingEngineFactory.DEFAULT_MODEL_NAME);
       model = new HostedModel.Embedding(names, EmbeddingEngineFactory.open(ec));
-    } else {
+    } else if (ai.zhiku.inference.ChatEngineFactory.isChatModel(dir)) {
       model = new HostedModel.Chat(config.resolvedNames("chat"), openChat(config));
+    } else {
+      throw new IllegalArgumentException("--model-path " + dir.getFileName() + ": not a model this worker can serve (expected config.json of "
+          + "ChatGLM2, InternLM2 or a BERT-family embedding model, or an ONNX export with model.onnx)");
     }
     double seconds = (System.nanoTime() - start) / 1e9;
     io.micrometer.core.instrument.Gauge.builder("zhiku.worker.model.load", () -> seconds).baseUnit("seconds")
@@ -39,13 +42,7 @@ public final class ModelLoader {
   }
 
   private static ChatEngine openChat(WorkerConfig config) {
-    // TEMPORARY until the inference module publishes ChatEngineFactory
-    try {
-      Class<?> cfg = Class.forName("ai.zhiku.inference.ChatEngineConfig");
-      Object c = cfg.getConstructors()[0].newInstance(config.modelPath(), config.device(), config.dtype(), config.chatTemplate(), config.maxNumSeqs());
-      return (ChatEngine) Class.forName("ai.zhiku.inference.ChatEngineFactory").getMethod("open", cfg).invoke(null, c);
-    } catch (ReflectiveOperationException e) {
-      throw new IllegalStateException("chat engine unavailable", e);
-    }
+    return ai.zhiku.inference.ChatEngineFactory.open(new ai.zhiku.inference.ChatEngineConfig(
+        config.modelPath(), config.device(), config.dtype(), config.chatTemplate(), config.maxNumSeqs()));
   }
 }

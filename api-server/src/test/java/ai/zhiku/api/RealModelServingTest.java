@@ -1,0 +1,101 @@
+package ai.zhiku.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.zhiku.inference.ChatEngineConfig;
+import ai.zhiku.inference.ChatEngineFactory;
+import ai.zhiku.worker.HostedModel;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The real decoders (tiny ChatGLM2 and InternLM2 checkpoints from the goldens) served through
+ * worker, controller and api-server: a greedy chat over HTTP must give the official code's greedy
+ * continuation, token for token, with the prompt the official template builds.
+ */
+class RealModelServingTest {
+  static TestCluster cluster;
+  static final Path GOLDEN = Path.of(System.getProperty("zhiku.golden.dir"));
+
+  @BeforeAll
+  static void start() {
+    cluster = new TestCluster("shortest_queue", 5000);
+    for (String model : List.of("chatglm2-tiny", "internlm2-tiny")) {
+      cluster.addWorker(new HostedModel.Chat(List.of(model),
+          ChatEngineFactory.open(new ChatEngineConfig(GOLDEN.resolve(model), "cpu", "float32", null, 4))), 8, 8);
+    }
+    cluster.startApi(List.of(), 1 << 20);
+  }
+
+  @AfterAll
+  static void stop() {
+    cluster.close();
+  }
+
+  static Stream<Arguments> cases() throws Exception {
+    List<Arguments> out = new ArrayList<>();
+    for (String model : List.of("chatglm2-tiny", "internlm2-tiny")) {
+      JsonObject golden = new JsonObject(Files.readString(GOLDEN.resolve(model).resolve("golden.json")));
+      JsonArray eos = golden.getJsonArray("eos_token_ids");
+      for (Object o : golden.getJsonArray("cases")) {
+        JsonObject c = (JsonObject) o;
+        JsonObject greedy = c.getJsonObject("greedy");
+        String text = greedy.containsKey("text_skip_special_tokens") ? greedy.getString("text_skip_special_tokens") : greedy.getString("text");
+        boolean stopsEarly = greedy.getJsonArray("new_ids").stream().anyMatch(eos::contains);
+        boolean defaultSystem = !c.containsKey("meta_instruction")
+            || c.getString("meta_instruction").equals(golden.getString("default_meta_instruction"));
+        if (text != null && !stopsEarly && defaultSystem) {
+          out.add(Arguments.of(model, c.getString("name"), c));
+        }
+      }
+    }
+    return out.stream();
+  }
+
+  @ParameterizedTest(name = "{0} {1}")
+  @MethodSource("cases")
+  void greedyChatOverHttpMatchesTheOfficialCode(String model, String name, JsonObject c) throws Exception {
+    JsonArray messages = new JsonArray();
+    for (Object turn : c.getJsonArray("history")) {
+      JsonArray pair = (JsonArray) turn;
+      messages.add(new JsonObject().put("role", "user").put("content", pair.getString(0)));
+      messages.add(new JsonObject().put("role", "assistant").put("content", pair.getString(1)));
+    }
+    messages.add(new JsonObject().put("role", "user").put("content", c.getString("query")));
+    JsonObject body = new JsonObject().put("model", model).put("messages", messages).put("temperature", 0).put("max_tokens", 12);
+    HttpResponse<String> r = cluster.post("/v1/chat/completions", body.encode());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    JsonObject out = new JsonObject(r.body());
+    JsonObject greedy = c.getJsonObject("greedy");
+    String expected = greedy.containsKey("text_skip_special_tokens") ? greedy.getString("text_skip_special_tokens") : greedy.getString("text");
+    assertThat(out.getJsonObject("usage").getInteger("prompt_tokens")).isEqualTo(c.getJsonArray("input_ids").size());
+    assertThat(out.getJsonObject("usage").getInteger("completion_tokens")).isEqualTo(12);
+    assertThat(out.getJsonArray("choices").getJsonObject(0).getString("finish_reason")).isEqualTo("length");
+    String content = out.getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content");
+    assertThat(content.strip()).isEqualTo(expected.strip());
+
+    // the streamed text is the same text
+    HttpResponse<String> s = cluster.post("/v1/chat/completions", body.copy().put("stream", true).encode());
+    StringBuilder streamed = new StringBuilder();
+    List<String> events = SpineTest.sse(s.body());
+    assertThat(events.getLast()).isEqualTo("[DONE]");
+    for (String e : events.subList(0, events.size() - 1)) {
+      String piece = new JsonObject(e).getJsonArray("choices").getJsonObject(0).getJsonObject("delta").getString("content");
+      if (piece != null) {
+        streamed.append(piece);
+      }
+    }
+    assertThat(streamed.toString()).isEqualTo(content);
+  }
+}
