@@ -79,10 +79,11 @@ public final class DecoderModel implements AutoCloseable {
     try (NDManager step = manager.newSubManager()) {
       NDArray x = w.embedding().get(step, new NDIndex("{}", step.create(ids))); // [total, hidden]
       NDList tables = rope.tables(step, positions, maxKv, dtype);
+      DecodeBatch decode = DecodeBatch.of(step, batch);
       for (int l = 0; l < cfg.numLayers(); l++) {
         LayerWeights lw = w.layers().get(l);
         NDArray h = Layers.rmsNorm(x, lw.attnNorm(), cfg.normEps());
-        NDArray attn = attention(step, l, lw, h, batch, cache, tables);
+        NDArray attn = attention(step, l, lw, h, batch, cache, tables, decode);
         x = x.add(Layers.linear(attn, lw.out(), null));
         h = Layers.rmsNorm(x, lw.ffnNorm(), cfg.normEps());
         NDArray mlp = Layers.swiGlu(Layers.linear(h, lw.gateUp(), null), cfg.ffnSize());
@@ -111,8 +112,56 @@ public final class DecoderModel implements AutoCloseable {
     }
   }
 
+  /** Index arrays for a step in which every sequence adds one token (null otherwise). */
+  private record DecodeBatch(int[] slots, NDArray slotIndex, NDArray positions, int maxLength, NDArray mask) {
+    static DecodeBatch of(NDManager step, List<SeqStep> batch) {
+      if (batch.size() < 2) return null;
+      int[] slots = new int[batch.size()];
+      long[] slotIdx = new long[slots.length];
+      long[] pos = new long[slots.length];
+      int max = 0;
+      boolean ragged = false;
+      for (int i = 0; i < slots.length; i++) {
+        SeqStep s = batch.get(i);
+        if (s.tokens().length != 1) return null;
+        slots[i] = s.slot();
+        slotIdx[i] = s.slot();
+        pos[i] = s.start();
+        max = Math.max(max, s.start() + 1);
+        ragged |= i > 0 && s.start() != batch.get(0).start();
+      }
+      NDArray mask = null;
+      if (ragged) {
+        float[] m = new float[slots.length * max];
+        for (int i = 0; i < slots.length; i++) {
+          for (int j = (int) pos[i] + 1; j < max; j++) m[i * max + j] = Float.NEGATIVE_INFINITY;
+        }
+        mask = step.create(m, new Shape(slots.length, 1, 1, max));
+      }
+      return new DecodeBatch(slots, step.create(slotIdx), step.create(pos), max, mask);
+    }
+  }
+
+  /** Attention when every sequence adds one token: all sequences in one set of batched ops. */
+  private NDArray decodeAttention(NDManager step, int layer, NDArray q, NDArray k, NDArray v, KvCache cache, DecodeBatch d) {
+    int heads = cfg.numHeads();
+    int kvHeads = cfg.numKvHeads();
+    int hd = cfg.headDim();
+    long b = d.slots().length;
+    cache.writeTokens(layer, d.slotIndex(), d.positions(), k, v);
+    NDArray keys = cache.keys(step, layer, d.slots(), d.slotIndex(), d.maxLength()); // [b, kvHeads, len, hd]
+    NDArray values = cache.values(step, layer, d.slots(), d.slotIndex(), d.maxLength());
+    NDArray qs = q.reshape(b, kvHeads, cfg.groupSize(), hd);
+    NDArray scores = qs.matMul(keys.transpose(0, 1, 3, 2)).mul((float) (1.0 / Math.sqrt(hd))); // [b, kvHeads, g, len]
+    if (scores.getDataType() != DataType.FLOAT32) scores = scores.toType(DataType.FLOAT32, false);
+    if (d.mask() != null) scores = scores.add(d.mask());
+    NDArray probs = scores.softmax(-1);
+    if (probs.getDataType() != dtype) probs = probs.toType(dtype, false);
+    return probs.matMul(values).reshape(b, (long) heads * hd);
+  }
+
   private NDArray attention(NDManager step, int layer, LayerWeights lw, NDArray h, List<SeqStep> batch,
-                            KvCache cache, NDList tables) {
+                            KvCache cache, NDList tables, DecodeBatch decode) {
     int heads = cfg.numHeads();
     int kvHeads = cfg.numKvHeads();
     int hd = cfg.headDim();
@@ -124,6 +173,7 @@ public final class DecoderModel implements AutoCloseable {
     NDArray v = qkv.get(":, {}:", (heads + kvHeads) * hd).reshape(total, kvHeads, hd);
     q = rope.apply(q, tables);
     k = rope.apply(k, tables);
+    if (decode != null) return decodeAttention(step, layer, q, k, v, cache, decode);
     float scale = (float) (1.0 / Math.sqrt(hd));
     NDList outs = new NDList(batch.size());
     int row = 0;

@@ -58,6 +58,32 @@ public final class KvCache implements AutoCloseable {
     values[layer].set(at, v);
   }
 
+  /** Writes one new token per sequence: k, v [batch, kvHeads, headDim] at (slots[b], positions[b]). */
+  void writeTokens(int layer, NDArray slots, NDArray positions, NDArray k, NDArray v) {
+    NDIndex at = new NDIndex("{}, :, {}", slots, positions);
+    keys[layer].set(at, k);
+    values[layer].set(at, v);
+  }
+
+  /**
+   * Keys of positions 0..length of several slots, [batch, kvHeads, length, headDim]: a view when
+   * the slots are consecutive and ascending, else a gathered copy owned by {@code step}.
+   */
+  NDArray keys(NDManager step, int layer, int[] slots, NDArray slotIndex, int length) {
+    return rows(step, keys[layer], slots, slotIndex, length);
+  }
+
+  NDArray values(NDManager step, int layer, int[] slots, NDArray slotIndex, int length) {
+    return rows(step, values[layer], slots, slotIndex, length);
+  }
+
+  private static NDArray rows(NDManager step, NDArray cache, int[] slots, NDArray slotIndex, int length) {
+    boolean consecutive = true;
+    for (int i = 1; i < slots.length; i++) consecutive &= slots[i] == slots[0] + i;
+    if (consecutive) return cache.get(step, new NDIndex("{}:{}, :, :{}, :", slots[0], slots[0] + slots.length, length));
+    return cache.get(step, new NDIndex("{}, :, :{}, :", slotIndex, length));
+  }
+
   /** Keys of positions 0..length of the slot, [kvHeads, length, headDim], owned by {@code step}. */
   NDArray keys(NDManager step, int layer, int slot, int length) {
     return keys[layer].get(step, new NDIndex("{}, :, :{}, :", slot, length));

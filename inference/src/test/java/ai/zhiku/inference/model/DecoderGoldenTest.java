@@ -96,7 +96,7 @@ class DecoderGoldenTest {
         int pads = 0;
         while (mask[pads] == 0) pads++;
         int[] real = java.util.Arrays.copyOfRange(ids, pads, ids.length);
-        batch.add(new SeqStep(r, real, 0));
+        batch.add(new SeqStep(1 - r, real, 0)); // slots in descending order: the gathered-KV path
         pos[r] = real.length;
       }
       float[][] last = cm.model().forward(batch, cache, false);
@@ -108,8 +108,8 @@ class DecoderGoldenTest {
       int[][] newIds = {ints(b.get("greedy").get("new_ids").get(0)), ints(b.get("greedy").get("new_ids").get(1))};
       for (int r = 0; r < 2; r++) assertStep(last[r], steps.get(0).get(r), name + " batch step 0 row " + r);
       for (int s = 1; s < newIds[0].length; s++) {
-        List<SeqStep> step = List.of(new SeqStep(0, new int[] {newIds[0][s - 1]}, pos[0]++),
-            new SeqStep(1, new int[] {newIds[1][s - 1]}, pos[1]++));
+        List<SeqStep> step = List.of(new SeqStep(1, new int[] {newIds[0][s - 1]}, pos[0]++),
+            new SeqStep(0, new int[] {newIds[1][s - 1]}, pos[1]++));
         float[][] logits = cm.model().forward(step, cache, false);
         for (int r = 0; r < 2; r++) assertStep(logits[r], steps.get(s).get(r), name + " batch step " + s + " row " + r);
       }
