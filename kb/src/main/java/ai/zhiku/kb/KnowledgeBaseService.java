@@ -26,6 +26,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -68,6 +72,7 @@ public final class KnowledgeBaseService implements AutoCloseable {
   private final Function<String, Embedder> embedders;
   private final String defaultEmbeddingModel;
   private final double keywordWeight;
+  private final ExecutorService parallel = Executors.newVirtualThreadPerTaskExecutor();
 
   public KnowledgeBaseService(KbConfig config, Function<String, Embedder> embedders) {
     this(config, embedders, Fusion.DEFAULT_KEYWORD_WEIGHT);
@@ -186,9 +191,11 @@ public final class KnowledgeBaseService implements AutoCloseable {
     String n = validName(name);
     db.inTransaction(c -> {
       Kb kb = lockKb(c, n, true);
-      try (PreparedStatement ps = c.prepareStatement("DELETE FROM chunk_terms WHERE kb_id = ?")) {
-        ps.setInt(1, kb.id());
-        ps.executeUpdate();
+      for (String table : List.of("chunk_terms", "kb_terms")) {
+        try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + table + " WHERE kb_id = ?")) {
+          ps.setInt(1, kb.id());
+          ps.executeUpdate();
+        }
       }
       try (PreparedStatement ps = c.prepareStatement("DELETE FROM chunks WHERE kb_id = ?")) {
         ps.setInt(1, kb.id());
@@ -245,9 +252,15 @@ public final class KnowledgeBaseService implements AutoCloseable {
       throw ZhikuException.invalid("file", "document '" + docName + "' contains no text");
     }
     List<String> chunkHashes = new ArrayList<>(chunks.size());
+    List<Map<String, Integer>> termFreqs = new ArrayList<>(chunks.size());
+    long termTotal = 0;
     for (Chunk ch : chunks) {
       chunkHashes.add(sha256(ch.indexedText().getBytes(StandardCharsets.UTF_8)));
+      Map<String, Integer> tf = KeywordAnalyzer.termFrequencies(ch.indexedText());
+      termFreqs.add(tf);
+      termTotal += tf.values().stream().mapToInt(Integer::intValue).sum();
     }
+    final long docTerms = termTotal;
     List<float[]> vectors = embedChunks(kb, chunks, chunkHashes, existing);
 
     return db.inTransaction(c -> {
@@ -269,36 +282,30 @@ public final class KnowledgeBaseService implements AutoCloseable {
       AddDocumentResult.Status status;
       if (current != null) {
         docId = UUID.fromString(current.id());
-        try (PreparedStatement ps = c.prepareStatement("DELETE FROM chunk_terms WHERE chunk_id IN "
-            + "(SELECT id FROM chunks WHERE document_id = ?)")) {
-          ps.setObject(1, docId);
-          ps.executeUpdate();
-        }
-        try (PreparedStatement ps = c.prepareStatement("DELETE FROM chunks WHERE document_id = ?")) {
-          ps.setObject(1, docId);
-          ps.executeUpdate();
-        }
+        removeChunks(c, kb.id(), docId);
         try (PreparedStatement ps = c.prepareStatement("""
             UPDATE documents SET content_hash = ?, content_type = ?, size_bytes = ?, chunk_count = ?,
-                   updated_at = now() WHERE id = ?""")) {
+                   term_count = ?, updated_at = now() WHERE id = ?""")) {
           ps.setString(1, hash);
           ps.setString(2, type);
           ps.setLong(3, content.length);
           ps.setInt(4, chunks.size());
-          ps.setObject(5, docId);
+          ps.setLong(5, docTerms);
+          ps.setObject(6, docId);
           ps.executeUpdate();
         }
         status = AddDocumentResult.Status.REPLACED;
       } else {
         try (PreparedStatement ps = c.prepareStatement("""
-            INSERT INTO documents (kb_id, name, content_hash, content_type, size_bytes, chunk_count)
-            VALUES (?, ?, ?, ?, ?, ?) RETURNING id""")) {
+            INSERT INTO documents (kb_id, name, content_hash, content_type, size_bytes, chunk_count, term_count)
+            VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id""")) {
           ps.setInt(1, kb.id());
           ps.setString(2, docName);
           ps.setString(3, hash);
           ps.setString(4, type);
           ps.setLong(5, content.length);
           ps.setInt(6, chunks.size());
+          ps.setLong(7, docTerms);
           try (ResultSet rs = ps.executeQuery()) {
             rs.next();
             docId = rs.getObject(1, UUID.class);
@@ -306,7 +313,7 @@ public final class KnowledgeBaseService implements AutoCloseable {
         }
         status = AddDocumentResult.Status.CREATED;
       }
-      insertChunks(c, kb.id(), docId, chunks, chunkHashes, vectors);
+      insertChunks(c, kb.id(), docId, chunks, chunkHashes, termFreqs, vectors);
       return new AddDocumentResult(findDocument(c, kb.id(), docName), status);
     });
   }
@@ -365,8 +372,36 @@ public final class KnowledgeBaseService implements AutoCloseable {
     return v;
   }
 
+  /**
+   * Removes a document's chunks, their postings and their share of the document frequencies. The df updates
+   * go through INSERT ... ON CONFLICT in term order, the same order ingestion uses, so concurrent writers to one
+   * knowledge base lock kb_terms rows in one order.
+   */
+  private static void removeChunks(Connection c, int kbId, UUID docId) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("""
+        INSERT INTO kb_terms (kb_id, term, df)
+        SELECT ?, p.term, -count(*) FROM chunk_terms p
+        WHERE p.kb_id = ? AND p.chunk_id IN (SELECT id FROM chunks WHERE document_id = ?)
+        GROUP BY p.term ORDER BY p.term
+        ON CONFLICT (kb_id, term) DO UPDATE SET df = kb_terms.df + EXCLUDED.df""")) {
+      ps.setInt(1, kbId);
+      ps.setInt(2, kbId);
+      ps.setObject(3, docId);
+      ps.executeUpdate();
+    }
+    try (PreparedStatement ps = c.prepareStatement(
+        "DELETE FROM chunk_terms WHERE chunk_id IN (SELECT id FROM chunks WHERE document_id = ?)")) {
+      ps.setObject(1, docId);
+      ps.executeUpdate();
+    }
+    try (PreparedStatement ps = c.prepareStatement("DELETE FROM chunks WHERE document_id = ?")) {
+      ps.setObject(1, docId);
+      ps.executeUpdate();
+    }
+  }
+
   private static void insertChunks(Connection c, int kbId, UUID docId, List<Chunk> chunks, List<String> hashes,
-      List<float[]> vectors) throws SQLException {
+      List<Map<String, Integer>> termFreqs, List<float[]> vectors) throws SQLException {
     long[] ids = new long[chunks.size()];
     try (PreparedStatement ps = c.prepareStatement("SELECT nextval('chunks_id_seq') FROM generate_series(1, ?)")) {
       ps.setInt(1, chunks.size());
@@ -380,12 +415,13 @@ public final class KnowledgeBaseService implements AutoCloseable {
     List<Long> termChunk = new ArrayList<>();
     List<Integer> termTf = new ArrayList<>();
     List<Integer> termLen = new ArrayList<>();
+    java.util.TreeMap<String, Integer> df = new java.util.TreeMap<>();
     try (PreparedStatement ps = c.prepareStatement("""
         INSERT INTO chunks (id, kb_id, document_id, chunk_index, context, text, content_hash, term_count, embedding)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""")) {
       for (int i = 0; i < chunks.size(); i++) {
         Chunk ch = chunks.get(i);
-        Map<String, Integer> tf = KeywordAnalyzer.termFrequencies(ch.indexedText());
+        Map<String, Integer> tf = termFreqs.get(i);
         int len = tf.values().stream().mapToInt(Integer::intValue).sum();
         ps.setLong(1, ids[i]);
         ps.setInt(2, kbId);
@@ -402,6 +438,7 @@ public final class KnowledgeBaseService implements AutoCloseable {
           termChunk.add(ids[i]);
           termTf.add(e.getValue());
           termLen.add(len);
+          df.merge(e.getKey(), 1, Integer::sum);
         }
       }
       ps.executeBatch();
@@ -424,6 +461,15 @@ public final class KnowledgeBaseService implements AutoCloseable {
         ps.setArray(5, a4);
         ps.executeUpdate();
       }
+    }
+    try (PreparedStatement ps = c.prepareStatement("""
+        INSERT INTO kb_terms (kb_id, term, df)
+        SELECT ?, u.term, u.df FROM unnest(?::text[], ?::integer[]) AS u(term, df) ORDER BY u.term
+        ON CONFLICT (kb_id, term) DO UPDATE SET df = kb_terms.df + EXCLUDED.df""")) {
+      ps.setInt(1, kbId);
+      ps.setArray(2, c.createArrayOf("text", df.keySet().toArray()));
+      ps.setArray(3, c.createArrayOf("integer", df.values().toArray()));
+      ps.executeUpdate();
     }
   }
 
@@ -452,12 +498,18 @@ public final class KnowledgeBaseService implements AutoCloseable {
       throw ZhikuException.invalid("document_id", "document id must be a UUID");
     }
     boolean deleted = db.inTransaction(c -> {
-      try (PreparedStatement ps = c.prepareStatement("DELETE FROM chunk_terms WHERE chunk_id IN "
-          + "(SELECT id FROM chunks WHERE document_id = ? AND kb_id = ?)")) {
+      lockKb(c, kb.name(), false);
+      try (PreparedStatement ps = c.prepareStatement(
+          "SELECT 1 FROM documents WHERE id = ? AND kb_id = ? FOR UPDATE")) {
         ps.setObject(1, id);
         ps.setInt(2, kb.id());
-        ps.executeUpdate();
+        try (ResultSet rs = ps.executeQuery()) {
+          if (!rs.next()) {
+            return false;
+          }
+        }
       }
+      removeChunks(c, kb.id(), id);
       try (PreparedStatement ps = c.prepareStatement("DELETE FROM documents WHERE id = ? AND kb_id = ?")) {
         ps.setObject(1, id);
         ps.setInt(2, kb.id());
@@ -540,8 +592,18 @@ public final class KnowledgeBaseService implements AutoCloseable {
 
   private List<Row> hybrid(Kb kb, String query, int k) {
     int n = Math.max(30, 4 * k);
+    // the two retrievals run side by side on two pooled connections
+    CompletableFuture<List<Row>> denseFuture = CompletableFuture.supplyAsync(() -> dense(kb, query, n), parallel);
     List<Row> kw = keyword(kb, query, n);
-    List<Row> dn = dense(kb, query, n);
+    List<Row> dn;
+    try {
+      dn = denseFuture.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      throw e;
+    }
     Map<Long, Row> byId = new LinkedHashMap<>();
     List<Fusion.Scored> kws = new ArrayList<>();
     List<Fusion.Scored> dns = new ArrayList<>();
@@ -588,42 +650,71 @@ public final class KnowledgeBaseService implements AutoCloseable {
     });
   }
 
+  /** One term's BM25 contribution for posting p, weight w and statistics s (constants are Java literals). */
+  private static final String BM25_TERM = ("w.qtf * w.idf * p.tf * (%1$s + 1)"
+      + " / (p.tf + %1$s * (1 - %2$s + %2$s * p.doc_len / s.avgdl))").formatted(BM25_K1, BM25_B);
+
+  /**
+   * BM25 over the postings. Statistics come from documents (chunk and term totals) and kb_terms (df), so no
+   * query counts postings. To keep latency flat on large knowledge bases, terms found in more than
+   * {@link #COMMON_TERM_FRACTION} of the chunks do not drive candidate generation when the query has rarer
+   * terms: candidates are ranked by the rarer terms, then the common terms' contributions are added for those
+   * candidates only (index lookups), and the final order uses the full score.
+   * Parameters: terms, counts, kb, kb, common df fraction, candidates, kb, kb, limit.
+   */
   private static final String BM25_SQL = """
       WITH q AS (SELECT * FROM unnest(?::text[], ?::integer[]) AS q(term, qtf)),
-      stats AS (SELECT greatest(count(*), 1)::float8 AS n, greatest(coalesce(avg(term_count), 1), 1)::float8 AS avgdl
-                FROM chunks WHERE kb_id = ?),
-      w AS (SELECT q.term, q.qtf, ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5)) AS idf
-            FROM q CROSS JOIN stats s
-            CROSS JOIN LATERAL (SELECT count(*)::float8 AS df FROM chunk_terms p
-                                WHERE p.kb_id = ? AND p.term = q.term) d
-            WHERE d.df > 0),
-      top AS (SELECT p.chunk_id,
-                     sum(w.qtf * w.idf * p.tf * (? + 1) / (p.tf + ? * (1 - ? + ? * p.doc_len / s.avgdl))) AS score
-              FROM w JOIN chunk_terms p ON p.kb_id = ? AND p.term = w.term CROSS JOIN stats s
-              GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id LIMIT ?),
-      best AS (SELECT sum(qtf * idf) * (? + 1) AS upper FROM w)
+      stats AS (SELECT greatest(coalesce(sum(chunk_count), 0), 1)::float8 AS n,
+                       greatest(coalesce(sum(term_count), 0)::float8 / greatest(coalesce(sum(chunk_count), 0), 1), 1)
+                         AS avgdl
+                FROM documents WHERE kb_id = ?),
+      w AS (SELECT q.term, q.qtf, t.df, ln(1 + (s.n - t.df + 0.5) / (t.df + 0.5)) AS idf
+            FROM q JOIN kb_terms t ON t.kb_id = ? AND t.term = q.term CROSS JOIN stats s
+            WHERE t.df > 0),
+      cut AS (SELECT CASE WHEN EXISTS (SELECT 1 FROM w WHERE w.df <= ? * s.n) THEN ? * s.n
+                          ELSE 'infinity'::float8 END AS df_max
+              FROM stats s),
+      first AS (SELECT p.chunk_id, sum(%1$s) AS score
+                FROM w CROSS JOIN cut CROSS JOIN stats s
+                JOIN chunk_terms p ON p.kb_id = ? AND p.term = w.term
+                WHERE w.df <= cut.df_max
+                GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id LIMIT ?),
+      rest AS (SELECT f.chunk_id, sum(%1$s) AS score
+               FROM first f CROSS JOIN cut CROSS JOIN stats s
+               JOIN w ON w.df > cut.df_max
+               JOIN chunk_terms p ON p.kb_id = ? AND p.term = w.term AND p.chunk_id = f.chunk_id
+               GROUP BY f.chunk_id),
+      top AS (SELECT f.chunk_id, f.score + coalesce(r.score, 0) AS score
+              FROM first f LEFT JOIN rest r ON r.chunk_id = f.chunk_id
+              ORDER BY score DESC, f.chunk_id LIMIT ?),
+      best AS (SELECT sum(qtf * idf) * (%2$s + 1) AS upper FROM w)
       SELECT c.id, c.text, d.name, c.chunk_index, top.score / best.upper
       FROM top JOIN chunks c ON c.id = top.chunk_id JOIN documents d ON d.id = c.document_id CROSS JOIN best
-      ORDER BY top.score DESC, c.id""";
+      ORDER BY top.score DESC, c.id""".formatted(BM25_TERM, BM25_K1);
+
+  /** Terms in more than this share of a knowledge base's chunks are scored only on candidates (see BM25_SQL). */
+  static final double COMMON_TERM_FRACTION = 0.1;
 
   private List<Row> keyword(Kb kb, String query, int limit) {
     Map<String, Integer> terms = KeywordAnalyzer.queryTerms(query);
     if (terms.isEmpty()) {
       return List.of();
     }
-    return db.call(c -> {
+    return db.inTransaction(c -> {
+      try (Statement s = c.createStatement()) {
+        s.execute("SET LOCAL work_mem = '64MB'"); // aggregate candidates in memory, not on disk
+      }
       try (PreparedStatement ps = c.prepareStatement(BM25_SQL)) {
         ps.setArray(1, c.createArrayOf("text", terms.keySet().toArray()));
         ps.setArray(2, c.createArrayOf("integer", terms.values().toArray()));
         ps.setInt(3, kb.id());
         ps.setInt(4, kb.id());
-        ps.setDouble(5, BM25_K1);
-        ps.setDouble(6, BM25_K1);
-        ps.setDouble(7, BM25_B);
-        ps.setDouble(8, BM25_B);
+        ps.setDouble(5, COMMON_TERM_FRACTION);
+        ps.setDouble(6, COMMON_TERM_FRACTION);
+        ps.setInt(7, kb.id());
+        ps.setInt(8, Math.max(200, 4 * limit));
         ps.setInt(9, kb.id());
         ps.setInt(10, limit);
-        ps.setDouble(11, BM25_K1);
         return rows(ps);
       }
     });
@@ -686,7 +777,7 @@ public final class KnowledgeBaseService implements AutoCloseable {
   }
 
   private static Kb lockKb(Connection c, String name, boolean exclusive) throws SQLException {
-    return readKb(c, name, exclusive ? " FOR UPDATE" : " FOR SHARE");
+    return readKb(c, name, exclusive ? " FOR UPDATE" : " FOR KEY SHARE");
   }
 
   private static Kb readKb(Connection c, String name, String lock) throws SQLException {
@@ -747,6 +838,7 @@ public final class KnowledgeBaseService implements AutoCloseable {
 
   @Override
   public void close() {
+    parallel.shutdownNow();
     db.close();
   }
 }

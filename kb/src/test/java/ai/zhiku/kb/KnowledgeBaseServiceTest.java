@@ -73,6 +73,17 @@ class KnowledgeBaseServiceTest {
     });
   }
 
+  /** kb_terms.df must equal the number of postings of each term, whatever happened before. */
+  private void assertDocumentFrequenciesConsistent() throws Exception {
+    try (Connection c = DriverManager.getConnection(db.url()); Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("""
+            SELECT count(*) FROM kb_terms t
+            WHERE t.df <> (SELECT count(*) FROM chunk_terms p WHERE p.kb_id = t.kb_id AND p.term = t.term)""")) {
+      rs.next();
+      assertThat(rs.getLong(1)).as("terms whose df disagrees with the postings").isZero();
+    }
+  }
+
   @Test
   void seedsAreIngestedWithCounts() {
     KnowledgeBaseInfo info = kb.get("seeds");
@@ -146,7 +157,7 @@ class KnowledgeBaseServiceTest {
   }
 
   @Test
-  void reuploadIsIdempotentAndChangedContentReplacesChunks() {
+  void reuploadIsIdempotentAndChangedContentReplacesChunks() throws Exception {
     kb.create(new CreateKnowledgeBase("docs", "hashing-64", 100, 20, null));
     String v1 = "# 说明\n\n旧版本的内容提到端口 19530。" + "这是填充的句子。".repeat(20);
     AddDocumentResult first = kb.addDocument("docs", "notes/readme.md", utf8(v1), "text/markdown");
@@ -179,7 +190,9 @@ class KnowledgeBaseServiceTest {
     assertThat(kb.search("docs", "端口", 10, null, SearchMode.DENSE)).extracting(SearchHit::document)
         .containsOnly("second.txt");
 
+    assertDocumentFrequenciesConsistent();
     kb.delete("docs");
+    assertDocumentFrequenciesConsistent();
     assertError(() -> kb.get("docs"), ErrorKind.NOT_FOUND, "knowledge_base_not_found");
     assertError(() -> kb.delete("docs"), ErrorKind.NOT_FOUND, "knowledge_base_not_found");
   }
@@ -212,6 +225,7 @@ class KnowledgeBaseServiceTest {
       KnowledgeBaseInfo info = kb.get("race");
       assertThat(info.documentCount()).isEqualTo(1);
       assertThat(info.chunkCount()).isEqualTo(kb.listDocuments("race").get(0).chunkCount());
+      assertDocumentFrequenciesConsistent();
     } finally {
       pool.shutdownNow();
       kb.delete("race");

@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 public final class TestDatabase implements AutoCloseable {
   private final String baseUrl;
   private final String schema;
+  private boolean keep;
 
   private TestDatabase(String baseUrl, String schema) {
     this.baseUrl = baseUrl;
@@ -43,6 +44,11 @@ public final class TestDatabase implements AutoCloseable {
   /** JDBC URL whose connections work in this schema (public stays on the path for the extension types). */
   public String url() {
     return baseUrl + (baseUrl.contains("?") ? "&" : "?") + "currentSchema=" + schema + ",public";
+  }
+
+  /** Leaves the schema in place on close (to inspect it after a benchmark). */
+  public void keep() {
+    keep = true;
   }
 
   public String schema() {
@@ -111,6 +117,9 @@ public final class TestDatabase implements AutoCloseable {
 
   @Override
   public void close() {
+    if (keep) {
+      return;
+    }
     try (Connection c = DriverManager.getConnection(baseUrl); Statement s = c.createStatement()) {
       s.execute("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
     } catch (SQLException e) {

@@ -54,8 +54,33 @@ public final class Database implements AutoCloseable {
     }
   }
 
-  /** Runs work in one transaction: committed when it returns, rolled back when it throws. */
+  /**
+   * Runs work in one transaction: committed when it returns, rolled back when it throws. A transaction that
+   * loses a deadlock or a serialization conflict is run again (up to three times).
+   */
   public <T> T inTransaction(Work<T> work) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return inTransactionOnce(work);
+      } catch (RetryableConflict e) {
+        if (attempt >= 3) {
+          throw translate(e.sql);
+        }
+        LOG.debug("retrying a transaction after {}", e.sql.getSQLState());
+      }
+    }
+  }
+
+  private static final class RetryableConflict extends RuntimeException {
+    final SQLException sql;
+
+    RetryableConflict(SQLException sql) {
+      super(sql);
+      this.sql = sql;
+    }
+  }
+
+  private <T> T inTransactionOnce(Work<T> work) {
     ensureMigrated();
     try (Connection c = pool.getConnection()) {
       c.setAutoCommit(false);
@@ -63,7 +88,13 @@ public final class Database implements AutoCloseable {
         T result = work.run(c);
         c.commit();
         return result;
-      } catch (SQLException | RuntimeException e) {
+      } catch (SQLException e) {
+        rollbackQuietly(c);
+        if ("40P01".equals(e.getSQLState()) || "40001".equals(e.getSQLState())) {
+          throw new RetryableConflict(e);
+        }
+        throw e;
+      } catch (RuntimeException e) {
         rollbackQuietly(c);
         throw e;
       } finally {

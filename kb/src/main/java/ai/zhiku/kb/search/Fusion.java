@@ -18,7 +18,7 @@ import java.util.Map;
  * keyword matches.
  */
 public final class Fusion {
-  public static final double DEFAULT_KEYWORD_WEIGHT = 0.7;
+  public static final double DEFAULT_KEYWORD_WEIGHT = 0.8;
 
   /** A candidate: a chunk id and its score in one ranking. */
   public record Scored(long id, double score) {}

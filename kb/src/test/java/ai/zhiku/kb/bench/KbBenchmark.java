@@ -1,0 +1,144 @@
+package ai.zhiku.kb.bench;
+
+import ai.zhiku.kb.CreateKnowledgeBase;
+import ai.zhiku.kb.KnowledgeBaseService;
+import ai.zhiku.kb.RandomVectorEmbedder;
+import ai.zhiku.kb.SearchMode;
+import ai.zhiku.kb.TestDatabase;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.stream.Stream;
+
+/**
+ * Search latency at scale: fills one knowledge base with N chunks (default 100k) of synthetic documents built
+ * from shuffled sentences of the seed documents (so bigram statistics are realistic), with synthetic 512-d
+ * vectors, then times searches in each mode and prints p50/p99. Also prints ingestion throughput (chunking,
+ * keyword postings and storage; the embedding model is not part of it) and the table sizes.
+ *
+ * <pre>
+ * java -cp kb/target/test-classes:kb/target/classes:$(cat kb/target/test.classpath) \
+ *     ai.zhiku.kb.bench.KbBenchmark [chunks=100000] [queries=300] [seedsDir] [evalFile] [bulk|incremental]
+ * </pre>
+ *
+ * {@code bulk} drops the knowledge base's HNSW index before loading and rebuilds it afterwards (pgvector's own
+ * advice for bulk loads); {@code incremental} (default) keeps it, as uploads through the service do.
+ * <pre>
+ * </pre>
+ */
+public final class KbBenchmark {
+  public static void main(String[] args) throws Exception {
+    int target = args.length > 0 ? Integer.parseInt(args[0]) : 100_000;
+    int queries = args.length > 1 ? Integer.parseInt(args[1]) : 300;
+    Path seeds = Path.of(args.length > 2 ? args[2] : "../shared/seeds");
+    Path evalFile = Path.of(args.length > 3 ? args[3] : "kb/eval/seeds-qa.jsonl");
+    boolean bulk = args.length > 4 && args[4].equals("bulk");
+
+    List<String> sentences = new ArrayList<>();
+    try (Stream<Path> files = Files.list(seeds)) {
+      for (Path f : files.sorted().toList()) {
+        for (String s : Files.readString(f, StandardCharsets.UTF_8).split("(?<=[。！？\\n])")) {
+          if (s.strip().length() >= 8) {
+            sentences.add(s.strip());
+          }
+        }
+      }
+    }
+    List<String> qs = new ArrayList<>();
+    ObjectMapper json = new ObjectMapper();
+    for (String line : Files.readAllLines(evalFile)) {
+      if (!line.isBlank()) {
+        qs.add(json.readTree(line).get("question").asText());
+      }
+    }
+    Random rnd = new Random(42);
+    while (qs.size() < queries) { // plus fragments of seed sentences as further queries
+      String s = sentences.get(rnd.nextInt(sentences.size()));
+      int len = Math.min(s.length(), 6 + rnd.nextInt(20));
+      int from = rnd.nextInt(s.length() - len + 1);
+      qs.add(s.substring(from, from + len));
+    }
+
+    RandomVectorEmbedder embedder = new RandomVectorEmbedder(512);
+    try (TestDatabase db = TestDatabase.freshSchema("kbbench");
+        KnowledgeBaseService kb = new KnowledgeBaseService(db.config(4), m -> embedder)) {
+      if (System.getenv("KB_BENCH_KEEP") != null) {
+        db.keep();
+        System.out.println("keeping schema " + db.schema());
+      }
+      kb.create(CreateKnowledgeBase.named("bench"));
+      String hnswDdl = null;
+      if (bulk) { // load without the HNSW index, build it afterwards (pgvector's advice for bulk loads)
+        try (Connection c = DriverManager.getConnection(db.url()); Statement s = c.createStatement()) {
+          try (ResultSet rs = s.executeQuery("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = '"
+              + db.schema() + "' AND indexdef ILIKE '%USING hnsw%'")) {
+            rs.next();
+            hnswDdl = rs.getString(2);
+            s.execute("DROP INDEX " + rs.getString(1));
+          }
+        }
+      }
+      long chunks = 0;
+      int docs = 0;
+      long t0 = System.nanoTime();
+      while (chunks < target) {
+        StringBuilder doc = new StringBuilder();
+        while (doc.length() < 40_000) {
+          doc.append(sentences.get(rnd.nextInt(sentences.size())));
+          doc.append(rnd.nextInt(4) == 0 ? "\n\n" : "");
+        }
+        chunks += kb.addText("bench", "doc-" + docs++ + ".txt", doc.toString()).document().chunkCount();
+        if (docs % 100 == 0) {
+          System.err.printf(Locale.ROOT, "\r%d chunks, %.0f chunks/s", chunks, chunks / ((System.nanoTime() - t0) / 1e9));
+        }
+      }
+      double ingestSecs = (System.nanoTime() - t0) / 1e9;
+      System.err.println();
+      if (hnswDdl != null) {
+        long b0 = System.nanoTime();
+        try (Connection c = DriverManager.getConnection(db.url()); Statement s = c.createStatement()) {
+          s.execute("SET maintenance_work_mem = '1GB'");
+          s.execute(hnswDdl);
+        }
+        System.out.printf(Locale.ROOT, "bulk load: HNSW index built after loading in %.1f s%n",
+            (System.nanoTime() - b0) / 1e9);
+      }
+      try (Connection c = DriverManager.getConnection(db.url()); Statement s = c.createStatement()) {
+        s.execute("VACUUM ANALYZE chunks");
+        s.execute("VACUUM ANALYZE chunk_terms");
+        try (ResultSet rs = s.executeQuery("SELECT pg_size_pretty(pg_total_relation_size('chunks')),"
+            + " pg_size_pretty(pg_total_relation_size('chunk_terms')), (SELECT count(*) FROM chunk_terms)")) {
+          rs.next();
+          System.out.printf(Locale.ROOT, "%d chunks in %d documents: ingested in %.1f s = %.0f chunks/s (synthetic"
+                  + " embedder); chunks table %s, keyword postings %s (%d rows)%n",
+              chunks, docs, ingestSecs, chunks / ingestSecs, rs.getString(1), rs.getString(2), rs.getLong(3));
+        }
+      }
+      for (SearchMode mode : SearchMode.values()) {
+        for (int i = 0; i < 30; i++) { // warm-up
+          kb.search("bench", qs.get(i % qs.size()), 5, null, mode);
+        }
+        long[] ns = new long[qs.size()];
+        for (int i = 0; i < qs.size(); i++) {
+          long s0 = System.nanoTime();
+          kb.search("bench", qs.get(i), 5, null, mode);
+          ns[i] = System.nanoTime() - s0;
+        }
+        Arrays.sort(ns);
+        System.out.printf(Locale.ROOT, "%-8s top_k=5  p50 %6.1f ms  p99 %6.1f ms  mean %6.1f ms  (%d queries)%n",
+            mode.wireName(), ns[ns.length / 2] / 1e6, ns[(int) Math.ceil(ns.length * 0.99) - 1] / 1e6,
+            Arrays.stream(ns).average().orElse(0) / 1e6, ns.length);
+      }
+    }
+  }
+}
