@@ -76,8 +76,11 @@ public final class Sampler {
         cand[m++] = ((long) ~ascending << 32) | i; // sorts by logit descending, then id
       }
     }
-    if (cfg.topK() > 0 || cfg.topP() < 1f) Arrays.sort(cand, 0, m);
-    if (cfg.topK() > 0) m = Math.min(m, cfg.topK());
+    if (cfg.topK() > 0 && cfg.topK() < m) {
+      m = selectSmallest(cand, m, cfg.topK());
+    } else if (cfg.topP() < 1f) {
+      Arrays.sort(cand, 0, m);
+    }
     double[] p = new double[m];
     double sum = 0;
     for (int j = 0; j < m; j++) {
@@ -103,5 +106,36 @@ public final class Sampler {
       if (u < acc) return (int) cand[j];
     }
     return (int) cand[m - 1];
+  }
+
+  /** Moves the k smallest of cand[0, m) to the front, sorted; returns k. Heap selection, O(m log k). */
+  static int selectSmallest(long[] cand, int m, int k) {
+    long[] heap = new long[k]; // max-heap of the k smallest so far
+    int size = 0;
+    for (int i = 0; i < m; i++) {
+      long v = cand[i];
+      if (size < k) {
+        int c = size++;
+        heap[c] = v;
+        while (c > 0 && heap[(c - 1) / 2] < heap[c]) {
+          long t = heap[c]; heap[c] = heap[(c - 1) / 2]; heap[(c - 1) / 2] = t;
+          c = (c - 1) / 2;
+        }
+      } else if (v < heap[0]) {
+        heap[0] = v;
+        int c = 0;
+        while (true) {
+          int l = 2 * c + 1, r = l + 1, big = c;
+          if (l < k && heap[l] > heap[big]) big = l;
+          if (r < k && heap[r] > heap[big]) big = r;
+          if (big == c) break;
+          long t = heap[c]; heap[c] = heap[big]; heap[big] = t;
+          c = big;
+        }
+      }
+    }
+    Arrays.sort(heap, 0, size);
+    System.arraycopy(heap, 0, cand, 0, size);
+    return size;
   }
 }

@@ -63,4 +63,25 @@ class SamplerTest {
     Sampler b = new Sampler(cfg(1f, null, null, null, null, null, 9L), 50, new int[0]);
     for (int i = 0; i < 50; i++) assertThat(a.sample(logits.clone())).isEqualTo(b.sample(logits.clone()));
   }
+
+  @Test
+  void heapSelectionEqualsSorting() {
+    java.util.Random r = new java.util.Random(5);
+    long[] a = new long[1000];
+    for (int i = 0; i < a.length; i++) a[i] = r.nextLong();
+    long[] sorted = a.clone();
+    java.util.Arrays.sort(sorted);
+    long[] b = a.clone();
+    assertThat(Sampler.selectSmallest(b, b.length, 37)).isEqualTo(37);
+    assertThat(java.util.Arrays.copyOf(b, 37)).isEqualTo(java.util.Arrays.copyOf(sorted, 37));
+  }
+
+  @Test
+  void topKSamplesOnlyAmongTheKBest() {
+    float[] logits = {5f, 4.9f, 4.8f, 0f, 0f, 0f};
+    Sampler s = new Sampler(cfg(2f, null, 2, null, null, null, 11L), 6, new int[0]);
+    java.util.Set<Integer> seen = new java.util.HashSet<>();
+    for (int i = 0; i < 300; i++) seen.add(s.sample(logits.clone()));
+    assertThat(seen).containsExactlyInAnyOrder(0, 1);
+  }
 }
