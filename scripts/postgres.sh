@@ -175,7 +175,16 @@ psql_admin() {
 init_cluster() {
   mkdir -p "$DATA_ROOT"
   if is_root; then
-    # the postgres account must be able to reach and own its data directory
+    # the postgres account must be able to reach and own its data directory: grant search (x, not read)
+    # permission on any ancestor that denies it
+    local d="$DATA_ROOT"
+    while [ "$d" != "/" ] && [ -n "$d" ]; do
+      if ! runuser -u postgres -- test -x "$d"; then
+        log "granting o+x on $d so the postgres account can reach the data directory"
+        chmod o+x "$d"
+      fi
+      d="$(dirname "$d")"
+    done
     runuser -u postgres -- test -x "$DATA_ROOT" \
       || die "user postgres cannot reach $DATA_ROOT; set ZHIKU_DATA_DIR to a directory it can traverse"
     mkdir -p "$PG_DATA"
