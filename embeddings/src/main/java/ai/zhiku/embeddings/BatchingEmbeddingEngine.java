@@ -114,9 +114,10 @@ public final class BatchingEmbeddingEngine implements EmbeddingEngine {
       return CompletableFuture.failedFuture(ZhikuException.invalid("input", "input must not be empty"));
     }
     Call call = new Call(inputs.size());
+    List<EmbedItem> items = new ArrayList<>(inputs); // the caller may reuse its list
     undispatched.incrementAndGet();
     try {
-      front.execute(() -> prepare(call, inputs, query, truncate));
+      front.execute(() -> prepare(call, items, query, truncate));
     } catch (RejectedExecutionException e) {
       undispatched.decrementAndGet();
       call.future.completeExceptionally(ZhikuException.unavailable("the embedding model " + modelName + " is shut down"));
