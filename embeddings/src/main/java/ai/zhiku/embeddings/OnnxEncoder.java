@@ -10,7 +10,9 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 import java.io.IOException;
 import java.io.InputStream;
@@ -19,6 +21,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * An ONNX export of a BERT-family encoder on DJL's ONNX Runtime engine. Inputs are fed by name
@@ -27,6 +31,8 @@ import java.util.Map;
  * differently. Pooling happens in Java on the copied hidden states.
  */
 final class OnnxEncoder implements Encoder {
+
+  private static final Logger log = LoggerFactory.getLogger(OnnxEncoder.class);
 
   private final Model model;
   private final Block block;
@@ -57,7 +63,7 @@ final class OnnxEncoder implements Encoder {
   /** Loads an ONNX graph from a stream (the bundled model lives inside a jar). */
   static OnnxEncoder load(InputStream graph, String name, Device device) throws IOException {
     DjlSetup.ensureOffline();
-    Model model = Model.newInstance(name, device, "OnnxRuntime");
+    Model model = Model.newInstance(name, usable(device, name), "OnnxRuntime");
     OrtSession.SessionOptions options = sessionOptions();
     try {
       model.load(graph, optionMap(options));
@@ -73,7 +79,7 @@ final class OnnxEncoder implements Encoder {
   static OnnxEncoder load(Path file, Device device) throws IOException {
     DjlSetup.ensureOffline();
     String name = file.getFileName().toString().replaceFirst("\\.onnx$", "");
-    Model model = Model.newInstance(name, device, "OnnxRuntime");
+    Model model = Model.newInstance(name, usable(device, name), "OnnxRuntime");
     OrtSession.SessionOptions options = sessionOptions();
     try {
       model.load(file, name, optionMap(options));
@@ -83,6 +89,18 @@ final class OnnxEncoder implements Encoder {
       options.close();
       throw new IOException("cannot load the ONNX model " + file.getFileName() + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The bundled ONNX Runtime is the CPU build: asked for a GPU without a CUDA provider, the model
+   * runs on the CPU (a small encoder serves fine there) and says so once.
+   */
+  private static Device usable(Device device, String name) {
+    if (device.isGpu() && !OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA)) {
+      log.warn("ONNX Runtime has no CUDA provider in this build; {} runs on the CPU", name);
+      return Device.cpu();
+    }
+    return device;
   }
 
   private static OrtSession.SessionOptions sessionOptions() throws IOException {

@@ -22,8 +22,14 @@ class DefaultOnnxEngineTest extends BgeEngineContract {
   }
 
   @Test
-  void closedEngineRefusesWork() {
-    BatchingEmbeddingEngine other = open();
+  void withoutCudaProviderAGpuRequestRunsOnTheCpuAndAClosedEngineRefusesWork() {
+    BatchingEmbeddingEngine other =
+        (BatchingEmbeddingEngine)
+            EmbeddingEngineFactory.open(
+                new EmbeddingEngineConfig(null, "cuda", 4, 0, null));
+    BgeGolden.Case c = golden.get("zh_ml");
+    float[] v = result(other.embed(List.of(EmbedItem.text(c.text())), false, false)).vectors().get(0);
+    assertThat(BgeGolden.cosine(v, c.embedding())).isGreaterThanOrEqualTo(COSINE_MIN);
     other.close();
     assertThat(failure(other.embed(List.of(EmbedItem.text("x")), false, false)).kind())
         .isEqualTo(ai.zhiku.common.ErrorKind.UNAVAILABLE);
