@@ -178,9 +178,10 @@ public final class KnowledgeBaseService implements AutoCloseable {
 
   private static final String INFO_SQL = """
       SELECT k.name, k.embedding_model, k.dimension, k.chunk_size, k.chunk_overlap, k.prompt_template, k.created_at,
-             (SELECT count(*) FROM documents d WHERE d.kb_id = k.id) AS documents,
-             (SELECT count(*) FROM chunks ch WHERE ch.kb_id = k.id) AS chunks
-      FROM knowledge_bases k""";
+             coalesce(d.documents, 0), coalesce(d.chunks, 0)
+      FROM knowledge_bases k
+      LEFT JOIN LATERAL (SELECT count(*) AS documents, sum(chunk_count) AS chunks
+                         FROM documents WHERE kb_id = k.id) d ON true""";
 
   private static KnowledgeBaseInfo info(ResultSet rs) throws SQLException {
     return new KnowledgeBaseInfo(rs.getString(1), rs.getString(2), rs.getInt(3), rs.getInt(4), rs.getInt(5),
@@ -657,7 +658,7 @@ public final class KnowledgeBaseService implements AutoCloseable {
   /**
    * BM25 over the postings. Statistics come from documents (chunk and term totals) and kb_terms (df), so no
    * query counts postings. To keep latency flat on large knowledge bases, terms found in more than
-   * {@link #COMMON_TERM_FRACTION} of the chunks do not drive candidate generation when the query has rarer
+   * COMMON_TERM_FRACTION of the chunks do not drive candidate generation when the query has rarer
    * terms: candidates are ranked by the rarer terms, then the common terms' contributions are added for those
    * candidates only (index lookups), and the final order uses the full score.
    * Parameters: terms, counts, kb, kb, common df fraction, candidates, kb, kb, limit.
@@ -692,8 +693,12 @@ public final class KnowledgeBaseService implements AutoCloseable {
       FROM top JOIN chunks c ON c.id = top.chunk_id JOIN documents d ON d.id = c.document_id CROSS JOIN best
       ORDER BY top.score DESC, c.id""".formatted(BM25_TERM, BM25_K1);
 
-  /** Terms in more than this share of a knowledge base's chunks are scored only on candidates (see BM25_SQL). */
-  static final double COMMON_TERM_FRACTION = 0.1;
+  /**
+   * Terms in more than this share of a knowledge base's chunks are scored only on candidates (see BM25_SQL).
+   * Tuning knob for very large knowledge bases: system property {@code zhiku.kb.commonTermFraction}.
+   */
+  static final double COMMON_TERM_FRACTION =
+      Double.parseDouble(System.getProperty("zhiku.kb.commonTermFraction", "0.1"));
 
   private List<Row> keyword(Kb kb, String query, int limit) {
     Map<String, Integer> terms = KeywordAnalyzer.queryTerms(query);

@@ -41,6 +41,16 @@ public final class TestDatabase implements AutoCloseable {
     return new TestDatabase(base, schema);
   }
 
+  /** An existing schema (for example one a benchmark kept), left in place on close. */
+  public static TestDatabase existingSchema(String schema) {
+    if (!schema.matches("[a-z0-9_]+")) {
+      throw new IllegalArgumentException("bad schema name " + schema);
+    }
+    TestDatabase db = new TestDatabase(baseUrl(), schema);
+    db.keep();
+    return db;
+  }
+
   /** JDBC URL whose connections work in this schema (public stays on the path for the extension types). */
   public String url() {
     return baseUrl + (baseUrl.contains("?") ? "&" : "?") + "currentSchema=" + schema + ",public";

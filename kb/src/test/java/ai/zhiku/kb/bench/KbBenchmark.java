@@ -33,8 +33,8 @@ import java.util.stream.Stream;
  *
  * {@code bulk} drops the knowledge base's HNSW index before loading and rebuilds it afterwards (pgvector's own
  * advice for bulk loads); {@code incremental} (default) keeps it, as uploads through the service do.
- * <pre>
- * </pre>
+ * Environment: {@code KB_BENCH_KEEP=1} keeps the schema afterwards; {@code KB_BENCH_SCHEMA=<schema>} skips
+ * loading and measures queries on a kept schema.
  */
 public final class KbBenchmark {
   public static void main(String[] args) throws Exception {
@@ -70,74 +70,93 @@ public final class KbBenchmark {
     }
 
     RandomVectorEmbedder embedder = new RandomVectorEmbedder(512);
-    try (TestDatabase db = TestDatabase.freshSchema("kbbench");
+    String reuse = System.getenv("KB_BENCH_SCHEMA");
+    try (TestDatabase db = reuse != null ? TestDatabase.existingSchema(reuse) : TestDatabase.freshSchema("kbbench");
         KnowledgeBaseService kb = new KnowledgeBaseService(db.config(4), m -> embedder)) {
-      if (System.getenv("KB_BENCH_KEEP") != null) {
-        db.keep();
-        System.out.println("keeping schema " + db.schema());
-      }
-      kb.create(CreateKnowledgeBase.named("bench"));
-      String hnswDdl = null;
-      if (bulk) { // load without the HNSW index, build it afterwards (pgvector's advice for bulk loads)
-        try (Connection c = DriverManager.getConnection(db.url()); Statement s = c.createStatement()) {
-          try (ResultSet rs = s.executeQuery("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = '"
-              + db.schema() + "' AND indexdef ILIKE '%USING hnsw%'")) {
-            rs.next();
-            hnswDdl = rs.getString(2);
-            s.execute("DROP INDEX " + rs.getString(1));
-          }
+      if (reuse == null) {
+        if (System.getenv("KB_BENCH_KEEP") != null) {
+          db.keep();
+          System.out.println("keeping schema " + db.schema());
         }
-      }
-      long chunks = 0;
-      int docs = 0;
-      long t0 = System.nanoTime();
-      while (chunks < target) {
-        StringBuilder doc = new StringBuilder();
-        while (doc.length() < 40_000) {
-          doc.append(sentences.get(rnd.nextInt(sentences.size())));
-          doc.append(rnd.nextInt(4) == 0 ? "\n\n" : "");
-        }
-        chunks += kb.addText("bench", "doc-" + docs++ + ".txt", doc.toString()).document().chunkCount();
-        if (docs % 100 == 0) {
-          System.err.printf(Locale.ROOT, "\r%d chunks, %.0f chunks/s", chunks, chunks / ((System.nanoTime() - t0) / 1e9));
-        }
-      }
-      double ingestSecs = (System.nanoTime() - t0) / 1e9;
-      System.err.println();
-      if (hnswDdl != null) {
-        long b0 = System.nanoTime();
-        try (Connection c = DriverManager.getConnection(db.url()); Statement s = c.createStatement()) {
-          s.execute("SET maintenance_work_mem = '1GB'");
-          s.execute(hnswDdl);
-        }
-        System.out.printf(Locale.ROOT, "bulk load: HNSW index built after loading in %.1f s%n",
-            (System.nanoTime() - b0) / 1e9);
-      }
-      try (Connection c = DriverManager.getConnection(db.url()); Statement s = c.createStatement()) {
-        s.execute("VACUUM ANALYZE chunks");
-        s.execute("VACUUM ANALYZE chunk_terms");
-        try (ResultSet rs = s.executeQuery("SELECT pg_size_pretty(pg_total_relation_size('chunks')),"
-            + " pg_size_pretty(pg_total_relation_size('chunk_terms')), (SELECT count(*) FROM chunk_terms)")) {
-          rs.next();
-          System.out.printf(Locale.ROOT, "%d chunks in %d documents: ingested in %.1f s = %.0f chunks/s (synthetic"
-                  + " embedder); chunks table %s, keyword postings %s (%d rows)%n",
-              chunks, docs, ingestSecs, chunks / ingestSecs, rs.getString(1), rs.getString(2), rs.getLong(3));
-        }
+        ingest(kb, db, target, bulk, sentences, rnd);
       }
       for (SearchMode mode : SearchMode.values()) {
         for (int i = 0; i < 30; i++) { // warm-up
           kb.search("bench", qs.get(i % qs.size()), 5, null, mode);
         }
         long[] ns = new long[qs.size()];
+        long worst = 0;
+        String worstQuery = "";
         for (int i = 0; i < qs.size(); i++) {
           long s0 = System.nanoTime();
           kb.search("bench", qs.get(i), 5, null, mode);
           ns[i] = System.nanoTime() - s0;
+          if (ns[i] > worst) {
+            worst = ns[i];
+            worstQuery = qs.get(i);
+          }
         }
         Arrays.sort(ns);
+        if (System.getenv("KB_BENCH_VERBOSE") != null) {
+          System.out.printf(Locale.ROOT, "  slowest %s query (%.1f ms): %s%n", mode.wireName(), worst / 1e6, worstQuery);
+        }
         System.out.printf(Locale.ROOT, "%-8s top_k=5  p50 %6.1f ms  p99 %6.1f ms  mean %6.1f ms  (%d queries)%n",
             mode.wireName(), ns[ns.length / 2] / 1e6, ns[(int) Math.ceil(ns.length * 0.99) - 1] / 1e6,
             Arrays.stream(ns).average().orElse(0) / 1e6, ns.length);
+      }
+    }
+  }
+
+  private static void ingest(KnowledgeBaseService kb, TestDatabase db, int target, boolean bulk,
+      List<String> sentences, Random rnd) throws Exception {
+    kb.create(CreateKnowledgeBase.named("bench"));
+    String hnswDdl = null;
+    if (bulk) { // load without the HNSW index, build it afterwards (pgvector's advice for bulk loads)
+      try (Connection c = DriverManager.getConnection(db.url()); Statement s = c.createStatement();
+          ResultSet rs = s.executeQuery("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = '"
+              + db.schema() + "' AND indexdef ILIKE '%USING hnsw%'")) {
+        rs.next();
+        hnswDdl = rs.getString(2);
+        try (Statement drop = c.createStatement()) {
+          drop.execute("DROP INDEX " + rs.getString(1));
+        }
+      }
+    }
+    long chunks = 0;
+    int docs = 0;
+    long t0 = System.nanoTime();
+    while (chunks < target) {
+      StringBuilder doc = new StringBuilder();
+      while (doc.length() < 40_000) {
+        doc.append(sentences.get(rnd.nextInt(sentences.size())));
+        doc.append(rnd.nextInt(4) == 0 ? "\n\n" : "");
+      }
+      chunks += kb.addText("bench", "doc-" + docs++ + ".txt", doc.toString()).document().chunkCount();
+      if (docs % 100 == 0) {
+        System.err.printf(Locale.ROOT, "\r%d chunks, %.0f chunks/s", chunks, chunks / ((System.nanoTime() - t0) / 1e9));
+      }
+    }
+    double ingestSecs = (System.nanoTime() - t0) / 1e9;
+    System.err.println();
+    if (hnswDdl != null) {
+      long b0 = System.nanoTime();
+      try (Connection c = DriverManager.getConnection(db.url()); Statement s = c.createStatement()) {
+        s.execute("SET maintenance_work_mem = '1GB'");
+        s.execute(hnswDdl);
+      }
+      System.out.printf(Locale.ROOT, "bulk load: HNSW index built after loading in %.1f s%n",
+          (System.nanoTime() - b0) / 1e9);
+    }
+    try (Connection c = DriverManager.getConnection(db.url()); Statement s = c.createStatement()) {
+      s.execute("VACUUM ANALYZE chunks");
+      s.execute("VACUUM ANALYZE chunk_terms");
+      s.execute("VACUUM ANALYZE kb_terms");
+      try (ResultSet rs = s.executeQuery("SELECT pg_size_pretty(pg_total_relation_size('chunks')),"
+          + " pg_size_pretty(pg_total_relation_size('chunk_terms')), (SELECT count(*) FROM chunk_terms)")) {
+        rs.next();
+        System.out.printf(Locale.ROOT, "%d chunks in %d documents: ingested in %.1f s = %.0f chunks/s (synthetic"
+                + " embedder); chunks table %s, keyword postings %s (%d rows)%n",
+            chunks, docs, ingestSecs, chunks / ingestSecs, rs.getString(1), rs.getString(2), rs.getLong(3));
       }
     }
   }
