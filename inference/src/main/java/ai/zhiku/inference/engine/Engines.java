@@ -39,14 +39,19 @@ public final class Engines {
   public static Device device(String spec) {
     pytorch();
     if (spec == null || spec.isBlank() || spec.equals("cpu")) return Device.cpu();
-    if (spec.equals("cuda") || spec.equals("gpu")) return Device.gpu(0);
-    if (spec.startsWith("cuda:")) {
-      try {
-        return Device.gpu(Integer.parseInt(spec.substring(5)));
-      } catch (NumberFormatException e) {
-        // fall through
-      }
+    int index;
+    if (spec.equals("cuda") || spec.equals("gpu")) {
+      index = 0;
+    } else if (spec.startsWith("cuda:") && spec.substring(5).matches("\\d{1,3}")) {
+      index = Integer.parseInt(spec.substring(5));
+    } else {
+      throw ZhikuException.invalid("device", "device must be cpu, cuda or cuda:N, got '" + spec + "'");
     }
-    throw ZhikuException.invalid("device", "device must be cpu, cuda or cuda:N, got '" + spec + "'");
+    int gpus = pytorch().getGpuCount();
+    if (index >= gpus) {
+      throw ZhikuException.invalid("device", "device " + spec + " is not available: the PyTorch engine sees " + gpus
+          + " CUDA device(s); a CPU build of the natives sees none");
+    }
+    return Device.gpu(index);
   }
 }

@@ -36,6 +36,10 @@ public final class LocalChatEngine implements ChatEngine {
   private static final Logger log = LoggerFactory.getLogger(LocalChatEngine.class);
   /** Requests allowed to wait for a slot before submit answers overloaded. */
   static final int MAX_WAITING = 512;
+  /** Tokens one step computes at most (decodes count one each), unless a single chunk is larger. */
+  static final int STEP_TOKEN_BUDGET = 512;
+  /** Smallest prompt chunk a step takes. */
+  static final int PREFILL_CHUNK_MIN = 16;
 
   private final ChatModel model;
   private final ChatTemplate template;
@@ -205,11 +209,31 @@ public final class LocalChatEngine implements ChatEngine {
     }
   }
 
+  /**
+   * One step over the running sequences, scheduled by tokens: every decoding sequence adds its
+   * last token, and prompts are prefilled in chunks from what is left of the step's token budget
+   * (at least one chunk per step), so a long prompt never stalls the others for its whole prefill.
+   */
   private void step() {
+    List<Sequence> members = new ArrayList<>(running.size());
     List<SeqStep> batch = new ArrayList<>(running.size());
+    int budget = STEP_TOKEN_BUDGET;
     for (Sequence s : running) {
-      int[] tokens = s.cached == 0 ? s.promptIds : new int[] {s.lastToken};
-      batch.add(new SeqStep(s.slot, tokens, s.cached));
+      if (s.cached >= s.promptIds.length) {
+        members.add(s);
+        batch.add(new SeqStep(s.slot, new int[] {s.lastToken}, s.cached));
+        budget--;
+      }
+    }
+    boolean prefilled = false;
+    for (Sequence s : running) {
+      if (s.cached < s.promptIds.length && (budget > 0 || !prefilled)) {
+        int n = Math.min(s.promptIds.length - s.cached, Math.max(budget, PREFILL_CHUNK_MIN));
+        members.add(s);
+        batch.add(new SeqStep(s.slot, java.util.Arrays.copyOfRange(s.promptIds, s.cached, s.cached + n), s.cached));
+        budget -= n;
+        prefilled = true;
+      }
     }
     float[][] logits;
     try {
@@ -219,14 +243,14 @@ public final class LocalChatEngine implements ChatEngine {
       for (Sequence s : new ArrayList<>(running)) fail(s, e);
       return;
     }
-    List<Sequence> current = new ArrayList<>(running);
-    for (int i = 0; i < current.size(); i++) {
-      Sequence s = current.get(i);
+    for (int i = 0; i < members.size(); i++) {
+      Sequence s = members.get(i);
       s.cached += batch.get(i).tokens().length;
       if (s.cancelled) {
         retire(s);
         continue;
       }
+      if (s.cached < s.promptIds.length) continue; // prompt not fully in the cache yet
       int id = s.sampler.sample(logits[i]);
       s.sampler.accept(id);
       s.generated++;

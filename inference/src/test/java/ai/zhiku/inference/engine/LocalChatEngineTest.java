@@ -180,4 +180,19 @@ class LocalChatEngineTest {
     assertThat(s.tokenCounts.get(0)).isZero();
     assertThat(intern.countTokens(PromptInput.ofPrompt("Hello"))).isEqualTo(2);
   }
+
+  @Test
+  void longPromptsArePrefilledInChunksWithoutChangingTheReply() {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < 400; i++) sb.append(i).append(' ');
+    PromptInput longPrompt = PromptInput.ofPrompt(sb.toString());
+    assertThat(intern.countTokens(longPrompt)).isGreaterThan(LocalChatEngine.STEP_TOKEN_BUDGET);
+    String alone = run(intern, longPrompt, SamplingParams.greedy(6)).text();
+    CollectingSink other = new CollectingSink();
+    intern.submit(new GenerationRequest("o", PromptInput.ofPrompt("hi"), SamplingParams.greedy(40), false), other);
+    CollectingSink together = run(intern, longPrompt, SamplingParams.greedy(6));
+    assertThat(together.text()).isEqualTo(alone);
+    assertThat(together.promptTokens).isEqualTo(intern.countTokens(longPrompt));
+    other.await();
+  }
 }

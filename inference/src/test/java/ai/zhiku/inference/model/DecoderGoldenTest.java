@@ -131,4 +131,23 @@ class DecoderGoldenTest {
       assertThat(agree).isGreaterThan(ids.length / 2);
     }
   }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"chatglm2-tiny", "internlm2-tiny"})
+  void promptPrefilledInChunksBesideAnotherSequenceMatches(String name) {
+    JsonNode cases = Goldens.json(name, "golden.json").get("cases");
+    int[] a = ints(cases.get(0).get("input_ids"));
+    int[] b = ints(cases.get(1).get("input_ids"));
+    try (ChatModel cm = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), DataType.FLOAT32);
+         KvCache cache = cm.model().newCache(2, 256)) {
+      DecoderModel m = cm.model();
+      // sequence b decodes its prompt token by token while a is prefilled in two chunks
+      m.forward(List.of(new SeqStep(1, java.util.Arrays.copyOf(b, b.length - 1), 0),
+          new SeqStep(0, java.util.Arrays.copyOf(a, 7), 0)), cache, false);
+      float[][] out = m.forward(List.of(new SeqStep(1, new int[] {b[b.length - 1]}, b.length - 1),
+          new SeqStep(0, java.util.Arrays.copyOfRange(a, 7, a.length), 7)), cache, false);
+      assertLogits(out[0], cases.get(1).get("last_logits"), name + " decode beside a chunk");
+      assertLogits(out[1], cases.get(0).get("last_logits"), name + " chunked prefill");
+    }
+  }
 }

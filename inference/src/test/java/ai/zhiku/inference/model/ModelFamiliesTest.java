@@ -66,4 +66,15 @@ class ModelFamiliesTest {
       assertThat(scaled[1]).isEqualTo(scaled[1 + hd / 2]);
     }
   }
+
+  @Test
+  void devicesAreParsedAndCheckedAgainstTheEngine() {
+    assertThat(Engines.device("cpu")).isEqualTo(Device.cpu());
+    assertThatThrownBy(() -> Engines.device("tpu"))
+        .isInstanceOfSatisfying(ZhikuException.class, e -> assertThat(e.param()).isEqualTo("device"));
+    if (Engines.pytorch().getGpuCount() == 0) {
+      assertThatThrownBy(() -> Engines.device("cuda:0"))
+          .isInstanceOfSatisfying(ZhikuException.class, e -> assertThat(e.getMessage()).contains("not available"));
+    }
+  }
 }
