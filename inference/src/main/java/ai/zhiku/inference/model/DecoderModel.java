@@ -80,10 +80,11 @@ public final class DecoderModel implements AutoCloseable {
       NDArray x = w.embedding().get(step, new NDIndex("{}", step.create(ids))); // [total, hidden]
       NDList tables = rope.tables(step, positions, maxKv, dtype);
       DecodeBatch decode = DecodeBatch.of(step, batch);
+      NDArray[] masks = new NDArray[batch.size()]; // causal masks, built once per step
       for (int l = 0; l < cfg.numLayers(); l++) {
         LayerWeights lw = w.layers().get(l);
         NDArray h = Layers.rmsNorm(x, lw.attnNorm(), cfg.normEps());
-        NDArray attn = attention(step, l, lw, h, batch, cache, tables, decode);
+        NDArray attn = attention(step, l, lw, h, batch, cache, tables, decode, masks);
         x = x.add(Layers.linear(attn, lw.out(), null));
         h = Layers.rmsNorm(x, lw.ffnNorm(), cfg.normEps());
         NDArray mlp = Layers.swiGlu(Layers.linear(h, lw.gateUp(), null), cfg.ffnSize());
@@ -161,7 +162,7 @@ public final class DecoderModel implements AutoCloseable {
   }
 
   private NDArray attention(NDManager step, int layer, LayerWeights lw, NDArray h, List<SeqStep> batch,
-                            KvCache cache, NDList tables, DecodeBatch decode) {
+                            KvCache cache, NDList tables, DecodeBatch decode, NDArray[] masks) {
     int heads = cfg.numHeads();
     int kvHeads = cfg.numKvHeads();
     int hd = cfg.headDim();
@@ -177,7 +178,9 @@ public final class DecoderModel implements AutoCloseable {
     float scale = (float) (1.0 / Math.sqrt(hd));
     NDList outs = new NDList(batch.size());
     int row = 0;
+    int seqIndex = -1;
     for (SeqStep s : batch) {
+      seqIndex++;
       int n = s.tokens().length;
       int kvLen = s.start() + n;
       NDArray ks = k.get("{}:{}", row, row + n).transpose(1, 0, 2); // [kvHeads, n, hd]
@@ -189,7 +192,11 @@ public final class DecoderModel implements AutoCloseable {
       NDArray qs = q.get("{}:{}", row, row + n).transpose(1, 0, 2).reshape(kvHeads, (long) g * n, hd);
       NDArray scores = qs.matMul(keys.transpose(0, 2, 1)).mul(scale); // [kvHeads, g * n, kvLen]
       if (scores.getDataType() != DataType.FLOAT32) scores = scores.toType(DataType.FLOAT32, false);
-      if (n > 1) scores = scores.add(causalMask(step, g, n, s.start(), kvLen));
+      if (n > 1) {
+        NDArray mask = masks[seqIndex];
+        if (mask == null) masks[seqIndex] = mask = causalMask(step, n, s.start(), kvLen);
+        scores = scores.reshape(kvHeads, g, n, kvLen).add(mask).reshape(kvHeads, (long) g * n, kvLen);
+      }
       NDArray probs = scores.softmax(-1);
       if (probs.getDataType() != dtype) probs = probs.toType(dtype, false);
       NDArray o = probs.matMul(values) // [kvHeads, g * n, hd]
@@ -200,16 +207,13 @@ public final class DecoderModel implements AutoCloseable {
     return outs.size() == 1 ? outs.head() : NDArrays.concat(outs, 0);
   }
 
-  /** Additive mask [g * n, kvLen]: row j * n + i (token at start + i) sees keys 0..start + i. */
-  private static NDArray causalMask(NDManager step, int g, int n, int start, int kvLen) {
-    float[] m = new float[g * n * kvLen];
-    for (int j = 0; j < g; j++) {
-      for (int i = 0; i < n; i++) {
-        int base = (j * n + i) * kvLen;
-        for (int c = start + i + 1; c < kvLen; c++) m[base + c] = Float.NEGATIVE_INFINITY;
-      }
+  /** Additive mask [n, kvLen]: the token at start + i sees keys 0..start + i. */
+  private static NDArray causalMask(NDManager step, int n, int start, int kvLen) {
+    float[] m = new float[n * kvLen];
+    for (int i = 0; i < n; i++) {
+      for (int c = start + i + 1; c < kvLen; c++) m[i * kvLen + c] = Float.NEGATIVE_INFINITY;
     }
-    return step.create(m, new Shape(g * n, kvLen));
+    return step.create(m, new Shape(n, kvLen));
   }
 
   @Override
