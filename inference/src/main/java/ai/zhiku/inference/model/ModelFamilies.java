@@ -62,11 +62,16 @@ public final class ModelFamilies {
     if (arch == null) throw new CheckpointException("config.json is missing or names no architectures");
     NDManager manager = NDManager.newBaseManager(device, Engines.PYTORCH);
     try {
+      ChatModel model;
       if (arch.equals(ChatGlm2Model.ARCHITECTURE) || arch.equals("ChatGLMForConditionalGeneration")) {
-        return ChatGlm2Model.load(dir, JSON, manager, dtype);
+        model = ChatGlm2Model.load(dir, JSON, manager, dtype);
+      } else if (arch.equals(InternLm2Model.ARCHITECTURE)) {
+        model = InternLm2Model.load(dir, JSON, manager, dtype);
+      } else {
+        throw new CheckpointException("config.json: architecture " + arch + " is not supported; supported: " + ARCHITECTURES);
       }
-      if (arch.equals(InternLm2Model.ARCHITECTURE)) return InternLm2Model.load(dir, JSON, manager, dtype);
-      throw new CheckpointException("config.json: architecture " + arch + " is not supported; supported: " + ARCHITECTURES);
+      manager.cap(); // weights are complete: any stray attachment to this manager now throws
+      return model;
     } catch (IOException e) {
       manager.close();
       throw new CheckpointException("cannot read config.json: " + e.getMessage(), e);
