@@ -113,7 +113,7 @@ public final class ApiServer {
   }
 
   public Future<Void> close() {
-    Future<Void> f = server == null ? Future.succeededFuture() : server.close();
+    Future<Void> f = server == null ? Future.succeededFuture() : server.shutdown(1, java.util.concurrent.TimeUnit.SECONDS);
     return f.compose(v -> upstream.close()).andThen(ar -> {
       if (kbRoutes != null) {
         kbRoutes.close();

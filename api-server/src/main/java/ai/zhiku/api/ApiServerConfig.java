@@ -49,6 +49,11 @@ public record ApiServerConfig(
         o.get("default-embedding-model", "bge-small-zh-v1.5"));
   }
 
+  public ApiServerConfig withControllerAddress(String address) {
+    return new ApiServerConfig(host, port, address, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
+        modelsCacheMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel);
+  }
+
   public ApiServerConfig withKbDatabaseUrl(String url) {
     return new ApiServerConfig(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
         modelsCacheMs, url, kbPoolSize, defaultEmbeddingModel);

@@ -151,6 +151,6 @@ public final class ControllerServer {
     if (expiryTimer >= 0) {
       vertx.cancelTimer(expiryTimer);
     }
-    return server == null ? Future.succeededFuture() : server.close();
+    return server == null ? Future.succeededFuture() : server.shutdown(1, java.util.concurrent.TimeUnit.SECONDS);
   }
 }

@@ -56,7 +56,7 @@ public final class Main {
     }
     try {
       switch (command) {
-        case "serve" -> serve(Options.parse(rest));
+        case "serve" -> onShutdown(serve(Options.parse(rest))::close);
         case "controller" -> controller(Options.parse(rest));
         case "worker" -> worker(Options.parse(rest));
         case "api-server" -> apiServer(Options.parse(rest));
@@ -109,7 +109,10 @@ public final class Main {
     Vertx vertx = vertx();
     ControllerServer server = new ControllerServer(vertx, ControllerConfig.from(o));
     await(server.start());
-    onShutdown(() -> server.close().compose(v -> vertx.close()));
+    onShutdown(() -> {
+      await(server.close());
+      await(vertx.close());
+    });
   }
 
   private static void worker(Options o) throws Exception {
@@ -118,7 +121,10 @@ public final class Main {
     Vertx vertx = vertx();
     WorkerServer server = new WorkerServer(vertx, config, model);
     await(server.start());
-    onShutdown(() -> server.close().compose(v -> vertx.close()));
+    onShutdown(() -> {
+      await(server.close());
+      await(vertx.close());
+    });
   }
 
   private static void apiServer(Options o) throws Exception {
@@ -126,14 +132,31 @@ public final class Main {
     Vertx vertx = vertx();
     ApiServer server = new ApiServer(vertx, config, KbWiring.create(vertx, config));
     await(server.start());
-    onShutdown(() -> server.close().compose(v -> vertx.close()));
+    onShutdown(() -> {
+      await(server.close());
+      await(vertx.close());
+    });
   }
 
   /**
    * All-in-one: a controller on loopback, one worker per model, and the api-server, in one JVM and
    * one Vert.x instance, talking real gRPC over loopback exactly as separate processes would.
    */
-  private static void serve(Options o) throws Exception {
+  /** A running all-in-one: the api-server's port and how to stop everything. */
+  public record Serving(int port, Closer closer) {
+    /** Stops everything and waits for it; call from a thread that is not one of Vert.x's. */
+    public void close() throws Exception {
+      closer.close();
+    }
+  }
+
+  /** A blocking shutdown step. */
+  @FunctionalInterface
+  public interface Closer {
+    void close() throws Exception;
+  }
+
+  public static Serving serve(Options o) throws Exception {
     Vertx vertx = vertx();
     int controllerPort = o.getInt("controller-port", 21001);
     ControllerServer controller = new ControllerServer(vertx, new ControllerConfig("127.0.0.1", controllerPort,
@@ -158,16 +181,19 @@ public final class Main {
       await(w.start());
       workers.add(w);
     }
-    ApiServerConfig apiConfig = ApiServerConfig.from(o);
+    ApiServerConfig apiConfig = ApiServerConfig.from(o).withControllerAddress(controllerAddress);
     ApiServer api = new ApiServer(vertx, apiConfig, KbWiring.create(vertx, apiConfig));
     int port = api.start().toCompletionStage().toCompletableFuture().get();
     System.err.printf("zhiku is serving %d model(s) at http://%s:%d/v1%n", workers.size(), apiConfig.host(), port);
-    onShutdown(() -> {
+    return new Serving(port, () -> {
+      // api-server first (no new requests), then workers deregister and drain, then the controller;
+      // Vert.x itself is closed from this thread, never from one of its own
       Future<Void> f = api.close();
       for (WorkerServer w : workers) {
         f = f.compose(v -> w.close());
       }
-      return f.compose(v -> controller.close()).compose(v -> vertx.close());
+      await(f.compose(v -> controller.close()));
+      await(vertx.close());
     });
   }
 
@@ -178,11 +204,11 @@ public final class Main {
         base.speed(), base.embeddingMaxBatch(), base.embeddingMaxWaitMicros(), base.shutdownGraceMs());
   }
 
-  private static void onShutdown(java.util.function.Supplier<Future<?>> close) {
+  private static void onShutdown(Closer close) {
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       log.info("shutting down");
       try {
-        close.get().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        close.close();
       } catch (Exception e) {
         log.warn("shutdown did not finish cleanly: {}", e.toString());
       }

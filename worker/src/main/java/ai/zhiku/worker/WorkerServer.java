@@ -465,9 +465,13 @@ public final class WorkerServer {
         }
       });
       return drained.future();
-    }).compose(v -> server == null ? Future.succeededFuture() : server.close())
+    }).compose(v -> server == null ? Future.succeededFuture() : server.shutdown(1, java.util.concurrent.TimeUnit.SECONDS))
         .compose(v -> grpcClient == null ? Future.succeededFuture() : grpcClient.close())
-        .andThen(ar -> model.close());
+        // the engine joins its own threads: not on an event loop
+        .compose(v -> vertx.executeBlocking(() -> {
+          model.close();
+          return null;
+        }));
   }
 
   /** Stops without deregistering or draining, as a crashed process would (for tests of expiry). */
@@ -475,7 +479,7 @@ public final class WorkerServer {
     if (heartbeatTimer >= 0) {
       vertx.cancelTimer(heartbeatTimer);
     }
-    return server.close().compose(v -> grpcClient == null ? Future.succeededFuture() : grpcClient.close());
+    return server.shutdown(0, java.util.concurrent.TimeUnit.SECONDS).compose(v -> grpcClient == null ? Future.succeededFuture() : grpcClient.close());
   }
 
   static SocketAddress socket(String address) {
