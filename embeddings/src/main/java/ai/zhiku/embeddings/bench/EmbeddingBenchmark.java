@@ -6,6 +6,7 @@ import ai.zhiku.embeddings.BatchingEmbeddingEngine;
 import ai.zhiku.embeddings.BatchingEmbeddingEngine.BatchStats;
 import ai.zhiku.embeddings.EmbeddingEngineConfig;
 import ai.zhiku.embeddings.EmbeddingEngineFactory;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -23,7 +24,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * </pre>
  *
  * Prints one Markdown table row per (text kind, concurrency): texts/s, mean and p50/p99 latency,
- * and tokens per text.
+ * tokens per text, mean batch size, the share of time spent in forward passes and the process
+ * CPU time per text.
  */
 public final class EmbeddingBenchmark {
 
@@ -69,8 +71,8 @@ public final class EmbeddingBenchmark {
         "engine alone: model %s, device %s, max batch %d, max wait %d us, %d cores, %.0f s per run%n%n",
         EmbeddingEngineFactory.modelName(config), device, maxBatch, waitMicros,
         Runtime.getRuntime().availableProcessors(), seconds);
-    System.out.println("| texts | concurrency | texts/s | mean ms | p50 ms | p99 ms | tokens/text | mean batch | forward busy |");
-    System.out.println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    System.out.println("| texts | concurrency | texts/s | mean ms | p50 ms | p99 ms | tokens/text | mean batch | forward busy | CPU ms/text |");
+    System.out.println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     try (EmbeddingEngine engine = EmbeddingEngineFactory.open(config)) {
       for (String kind : List.of("short", "long")) {
         List<String> texts = texts(kind.equals("short") ? 20 : 500, 256);
@@ -84,12 +86,24 @@ public final class EmbeddingBenchmark {
                   ? 0
                   : (double) (after.rows() - before.rows()) / (after.batches() - before.batches());
           System.out.printf(
-              "| %s (~%d chars) | %d | %.1f | %.2f | %.2f | %.2f | %.0f | %.1f | %.0f%% |%n",
+              "| %s (~%d chars) | %d | %.1f | %.2f | %.2f | %.2f | %.0f | %.1f | %.0f%% | %.2f |%n",
               kind, kind.equals("short") ? 20 : 500, c, r.textsPerSecond(), r.meanMs(), r.p50Ms(), r.p99Ms(),
-              r.tokensPerText(), meanBatch, 100.0 * (after.forwardNanos() - before.forwardNanos()) / (r.seconds() * 1e9));
+              r.tokensPerText(), meanBatch, 100.0 * (after.forwardNanos() - before.forwardNanos()) / (r.seconds() * 1e9),
+              r.cpuMsPerText());
         }
       }
     }
+  }
+
+  /**
+   * CPU time of the whole process (all threads, native ones included): per text it is a figure
+   * that other load on a shared machine does not distort much, unlike wall-clock throughput.
+   */
+  private static long processCpuNanos() {
+    if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+      return os.getProcessCpuTime();
+    }
+    return 0;
   }
 
   private static BatchStats stats(EmbeddingEngine engine) {
@@ -113,7 +127,8 @@ public final class EmbeddingBenchmark {
     return out;
   }
 
-  record Result(double textsPerSecond, double meanMs, double p50Ms, double p99Ms, double tokensPerText, double seconds) {}
+  record Result(
+      double textsPerSecond, double meanMs, double p50Ms, double p99Ms, double tokensPerText, double seconds, double cpuMsPerText) {}
 
   static Result run(EmbeddingEngine engine, List<String> texts, int concurrency, double seconds) throws Exception {
     AtomicBoolean stop = new AtomicBoolean();
@@ -144,6 +159,7 @@ public final class EmbeddingBenchmark {
               "bench-client-" + c);
       clients.add(t);
     }
+    long cpuStart = processCpuNanos();
     long start = System.nanoTime();
     clients.forEach(Thread::start);
     Thread.sleep((long) (seconds * 1000));
@@ -152,6 +168,7 @@ public final class EmbeddingBenchmark {
       t.join();
     }
     double elapsed = (System.nanoTime() - start) / 1e9;
+    long cpu = processCpuNanos() - cpuStart;
     int total = 0;
     long tokenSum = 0;
     List<Long> all = new ArrayList<>();
@@ -166,7 +183,8 @@ public final class EmbeddingBenchmark {
     double mean = all.stream().mapToLong(Long::longValue).average().orElse(0) / 1e6;
     double p50 = all.isEmpty() ? 0 : all.get(all.size() / 2) / 1e6;
     double p99 = all.isEmpty() ? 0 : all.get(Math.min(all.size() - 1, (int) (all.size() * 0.99))) / 1e6;
-    return new Result(total / elapsed, mean, p50, p99, total == 0 ? 0 : (double) tokenSum / total, elapsed);
+    return new Result(
+        total / elapsed, mean, p50, p99, total == 0 ? 0 : (double) tokenSum / total, elapsed, total == 0 ? 0 : cpu / 1e6 / total);
   }
 
 }
