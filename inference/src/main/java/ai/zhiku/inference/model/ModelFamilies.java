@@ -17,6 +17,7 @@ import java.util.List;
 
 /** The chat families, chosen by {@code architectures} in config.json. */
 public final class ModelFamilies {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ModelFamilies.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final List<String> ARCHITECTURES = List.of(
       ChatGlm2Model.ARCHITECTURE, "ChatGLMForConditionalGeneration", InternLm2Model.ARCHITECTURE);
@@ -60,6 +61,7 @@ public final class ModelFamilies {
   public static ChatModel load(Path dir, Device device, DataType dtype) {
     String arch = architecture(dir);
     if (arch == null) throw new CheckpointException("config.json is missing or names no architectures");
+    long start = System.nanoTime();
     NDManager manager = NDManager.newBaseManager(device, Engines.PYTORCH);
     try {
       ChatModel model;
@@ -71,6 +73,9 @@ public final class ModelFamilies {
         throw new CheckpointException("config.json: architecture " + arch + " is not supported; supported: " + ARCHITECTURES);
       }
       manager.cap(); // weights are complete: any stray attachment to this manager now throws
+      ModelConfig c = model.model().config();
+      log.info("loaded {} ({} layers, hidden {}, vocab {}) as {} on {} in {} ms", model.family(), c.numLayers(),
+          c.hiddenSize(), c.vocabSize(), dtype, device, (System.nanoTime() - start) / 1_000_000);
       return model;
     } catch (IOException e) {
       manager.close();
