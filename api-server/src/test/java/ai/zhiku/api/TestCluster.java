@@ -48,9 +48,14 @@ final class TestCluster implements AutoCloseable {
   }
 
   TestCluster startApi(List<String> keys, long maxBodyBytes) {
-    ApiServerConfig config = new ApiServerConfig("127.0.0.1", 0, controllerAddress(), keys, List.of(), maxBodyBytes, 1 << 20,
-        0, null, 2, "bge-small-zh-v1.5");
-    api = new ApiServer(vertx, config, null);
+    return startApi(keys, maxBodyBytes, null);
+  }
+
+  /** With knowledge bases on the given database (null: off). */
+  TestCluster startApi(List<String> keys, long maxBodyBytes, String kbDatabaseUrl) {
+    ApiServerConfig config = new ApiServerConfig("127.0.0.1", 0, controllerAddress(), keys, List.of(), maxBodyBytes, 8 << 20,
+        0, kbDatabaseUrl, 2, "bge-small-zh-v1.5");
+    api = new ApiServer(vertx, config, kbDatabaseUrl == null ? null : ai.zhiku.api.kb.KnowledgeBaseRoutes.create(vertx, config));
     apiPort = await(api.start());
     return this;
   }
