@@ -16,12 +16,27 @@ class ModelDirectoryTest {
 
   private final BgeGolden golden = BgeGolden.get();
 
+  /** Copies a golden file or folder (one level) into {@code dir}; the golden tree is read-only. */
+  private static void copy(String name, Path dir) throws java.io.IOException {
+    Path from = BgeGolden.DIR.resolve(name);
+    if (Files.isDirectory(from)) {
+      Files.createDirectories(dir.resolve(name));
+      try (var files = Files.list(from)) {
+        for (Path f : files.toList()) {
+          Files.copy(f, dir.resolve(name).resolve(f.getFileName().toString()));
+        }
+      }
+    } else {
+      Files.copy(from, dir.resolve(name));
+    }
+  }
+
   @Test
   void onnxExportDirectoryWithMeanPoolingAndNoNormalize(@TempDir Path dir) throws Exception {
     try (InputStream graph = getClass().getClassLoader().getResourceAsStream(EmbeddingEngineFactory.DEFAULT_ONNX_RESOURCE)) {
       Files.copy(graph, dir.resolve("model.onnx"));
     }
-    Files.createSymbolicLink(dir.resolve("tokenizer.json"), BgeGolden.DIR.resolve("tokenizer.json").toAbsolutePath());
+    copy("tokenizer.json", dir);
     Files.writeString(
         dir.resolve("modules.json"),
         """
@@ -69,7 +84,7 @@ class ModelDirectoryTest {
     for (String f :
         List.of("config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
             "modules.json", "1_Pooling", "sentence_bert_config.json")) {
-      Files.createSymbolicLink(dir.resolve(f), BgeGolden.DIR.resolve(f).toAbsolutePath());
+      copy(f, dir);
     }
     try (BatchingEmbeddingEngine engine =
         (BatchingEmbeddingEngine) EmbeddingEngineFactory.open(EmbeddingEngineConfig.defaults().withModelPath(dir))) {
@@ -88,7 +103,7 @@ class ModelDirectoryTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("does not exist");
     Files.writeString(dir.resolve("config.json"), "{\"model_type\":\"chatglm\"}");
-    Files.createSymbolicLink(dir.resolve("tokenizer.json"), BgeGolden.DIR.resolve("tokenizer.json").toAbsolutePath());
+    copy("tokenizer.json", dir);
     assertThat(EmbeddingEngineFactory.isEmbeddingModel(dir)).isFalse();
     assertThatThrownBy(() -> EmbeddingEngineFactory.open(EmbeddingEngineConfig.defaults().withModelPath(dir)))
         .isInstanceOf(IllegalArgumentException.class)
