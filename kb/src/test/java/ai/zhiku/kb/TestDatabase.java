@@ -19,7 +19,6 @@ import java.util.concurrent.TimeUnit;
 public final class TestDatabase implements AutoCloseable {
   private final String baseUrl;
   private final String schema;
-  private boolean keep;
 
   private TestDatabase(String baseUrl, String schema) {
     this.baseUrl = baseUrl;
@@ -41,24 +40,9 @@ public final class TestDatabase implements AutoCloseable {
     return new TestDatabase(base, schema);
   }
 
-  /** An existing schema (for example one a benchmark kept), left in place on close. */
-  public static TestDatabase existingSchema(String schema) {
-    if (!schema.matches("[a-z0-9_]+")) {
-      throw new IllegalArgumentException("bad schema name " + schema);
-    }
-    TestDatabase db = new TestDatabase(baseUrl(), schema);
-    db.keep();
-    return db;
-  }
-
   /** JDBC URL whose connections work in this schema (public stays on the path for the extension types). */
   public String url() {
     return baseUrl + (baseUrl.contains("?") ? "&" : "?") + "currentSchema=" + schema + ",public";
-  }
-
-  /** Leaves the schema in place on close (to inspect it after a benchmark). */
-  public void keep() {
-    keep = true;
   }
 
   public String schema() {
@@ -127,9 +111,6 @@ public final class TestDatabase implements AutoCloseable {
 
   @Override
   public void close() {
-    if (keep) {
-      return;
-    }
     try (Connection c = DriverManager.getConnection(baseUrl); Statement s = c.createStatement()) {
       s.execute("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
     } catch (SQLException e) {

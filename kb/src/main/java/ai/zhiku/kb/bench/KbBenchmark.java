@@ -1,10 +1,10 @@
 package ai.zhiku.kb.bench;
 
 import ai.zhiku.kb.CreateKnowledgeBase;
+import ai.zhiku.kb.Embedder;
+import ai.zhiku.kb.KbConfig;
 import ai.zhiku.kb.KnowledgeBaseService;
-import ai.zhiku.kb.RandomVectorEmbedder;
 import ai.zhiku.kb.SearchMode;
-import ai.zhiku.kb.TestDatabase;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -18,6 +18,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import java.util.SplittableRandom;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.stream.Stream;
 
 /**
@@ -27,14 +29,15 @@ import java.util.stream.Stream;
  * keyword postings and storage; the embedding model is not part of it) and the table sizes.
  *
  * <pre>
- * java -cp kb/target/test-classes:kb/target/classes:$(cat kb/target/test.classpath) \
- *     ai.zhiku.kb.bench.KbBenchmark [chunks=100000] [queries=300] [seedsDir] [evalFile] [bulk|incremental]
+ * bin/zhiku bench kb [chunks=100000] [queries=300] [seedsDir] [evalFile] [bulk|incremental]
+ * java -cp kb/target/classes:$(cat kb/target/test.classpath) ai.zhiku.kb.bench.KbBenchmark ...
  * </pre>
  *
  * {@code bulk} drops the knowledge base's HNSW index before loading and rebuilds it afterwards (pgvector's own
  * advice for bulk loads); {@code incremental} (default) keeps it, as uploads through the service do.
- * Environment: {@code KB_BENCH_KEEP=1} keeps the schema afterwards; {@code KB_BENCH_SCHEMA=<schema>} skips
- * loading and measures queries on a kept schema.
+ * It works in a schema of its own in the database given by {@code ZHIKU_KB_DATABASE_URL} (default: the
+ * private cluster of scripts/postgres.sh) and drops it afterwards. Environment: {@code KB_BENCH_KEEP=1} keeps
+ * the schema; {@code KB_BENCH_SCHEMA=<schema>} skips loading and measures queries on a kept schema.
  */
 public final class KbBenchmark {
   public static void main(String[] args) throws Exception {
@@ -69,16 +72,27 @@ public final class KbBenchmark {
       qs.add(s.substring(from, from + len));
     }
 
-    RandomVectorEmbedder embedder = new RandomVectorEmbedder(512);
+    SyntheticVectors embedder = new SyntheticVectors(512);
+    String base = System.getenv().getOrDefault("ZHIKU_KB_DATABASE_URL", DEFAULT_URL);
     String reuse = System.getenv("KB_BENCH_SCHEMA");
-    try (TestDatabase db = reuse != null ? TestDatabase.existingSchema(reuse) : TestDatabase.freshSchema("kbbench");
-        KnowledgeBaseService kb = new KnowledgeBaseService(db.config(4), m -> embedder)) {
+    String schema = reuse != null ? reuse : "kbbench_" + Integer.toHexString(ThreadLocalRandom.current().nextInt() >>> 1);
+    if (!schema.matches("[a-z0-9_]+")) {
+      throw new IllegalArgumentException("bad schema name " + schema);
+    }
+    boolean keep = reuse != null || System.getenv("KB_BENCH_KEEP") != null;
+    if (reuse == null) {
+      try (Connection c = DriverManager.getConnection(base); Statement s = c.createStatement()) {
+        s.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public");
+        s.execute("CREATE SCHEMA " + schema);
+      }
+    }
+    String url = base + (base.contains("?") ? "&" : "?") + "currentSchema=" + schema + ",public";
+    try (KnowledgeBaseService kb = new KnowledgeBaseService(new KbConfig(url, 4, "synthetic"), m -> embedder)) {
       if (reuse == null) {
-        if (System.getenv("KB_BENCH_KEEP") != null) {
-          db.keep();
-          System.out.println("keeping schema " + db.schema());
+        if (keep) {
+          System.out.println("keeping schema " + schema);
         }
-        ingest(kb, db, target, bulk, sentences, rnd);
+        ingest(kb, url, schema, target, bulk, sentences, rnd);
       }
       for (SearchMode mode : SearchMode.values()) {
         for (int i = 0; i < 30; i++) { // warm-up
@@ -104,17 +118,62 @@ public final class KbBenchmark {
             mode.wireName(), ns[ns.length / 2] / 1e6, ns[(int) Math.ceil(ns.length * 0.99) - 1] / 1e6,
             Arrays.stream(ns).average().orElse(0) / 1e6, ns.length);
       }
+    } finally {
+      if (!keep) {
+        try (Connection c = DriverManager.getConnection(base); Statement s = c.createStatement()) {
+          s.execute("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+        }
+      }
     }
   }
 
-  private static void ingest(KnowledgeBaseService kb, TestDatabase db, int target, boolean bulk,
+  private static final String DEFAULT_URL = "jdbc:postgresql://127.0.0.1:54329/zhiku?user=zhiku";
+
+  /**
+   * Synthetic embeddings for the benchmark: a unit vector drawn from a generator seeded by the text's hash.
+   * Meaningless by design; latency of storage and search does not depend on what the vectors mean.
+   */
+  private static final class SyntheticVectors implements Embedder {
+    private final int dimension;
+
+    SyntheticVectors(int dimension) {
+      this.dimension = dimension;
+    }
+
+    @Override
+    public List<float[]> embed(List<String> texts, boolean query) {
+      List<float[]> out = new ArrayList<>(texts.size());
+      for (String t : texts) {
+        SplittableRandom r = new SplittableRandom(t.hashCode() * 0x9E3779B97F4A7C15L);
+        float[] v = new float[dimension];
+        double norm = 0;
+        for (int i = 0; i < dimension; i++) {
+          v[i] = (float) (r.nextDouble() * 2 - 1);
+          norm += v[i] * v[i];
+        }
+        float inv = (float) (1 / Math.sqrt(norm));
+        for (int i = 0; i < dimension; i++) {
+          v[i] *= inv;
+        }
+        out.add(v);
+      }
+      return out;
+    }
+
+    @Override
+    public int dimension() {
+      return dimension;
+    }
+  }
+
+  private static void ingest(KnowledgeBaseService kb, String url, String schema, int target, boolean bulk,
       List<String> sentences, Random rnd) throws Exception {
     kb.create(CreateKnowledgeBase.named("bench"));
     String hnswDdl = null;
     if (bulk) { // load without the HNSW index, build it afterwards (pgvector's advice for bulk loads)
-      try (Connection c = DriverManager.getConnection(db.url()); Statement s = c.createStatement();
+      try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement();
           ResultSet rs = s.executeQuery("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = '"
-              + db.schema() + "' AND indexdef ILIKE '%USING hnsw%'")) {
+              + schema + "' AND indexdef ILIKE '%USING hnsw%'")) {
         rs.next();
         hnswDdl = rs.getString(2);
         try (Statement drop = c.createStatement()) {
@@ -140,14 +199,14 @@ public final class KbBenchmark {
     System.err.println();
     if (hnswDdl != null) {
       long b0 = System.nanoTime();
-      try (Connection c = DriverManager.getConnection(db.url()); Statement s = c.createStatement()) {
+      try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
         s.execute("SET maintenance_work_mem = '1GB'");
         s.execute(hnswDdl);
       }
       System.out.printf(Locale.ROOT, "bulk load: HNSW index built after loading in %.1f s%n",
           (System.nanoTime() - b0) / 1e9);
     }
-    try (Connection c = DriverManager.getConnection(db.url()); Statement s = c.createStatement()) {
+    try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
       s.execute("VACUUM ANALYZE chunks");
       s.execute("VACUUM ANALYZE chunk_terms");
       s.execute("VACUUM ANALYZE kb_terms");
