@@ -47,6 +47,7 @@ import java.util.regex.Pattern;
  * {@link KeywordAnalyzer}) computed in SQL from a postings table.
  */
 public final class KnowledgeBaseService implements AutoCloseable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(KnowledgeBaseService.class);
   public static final int DEFAULT_CHUNK_SIZE = 500;
   public static final int DEFAULT_CHUNK_OVERLAP = 100;
   public static final int DEFAULT_TOP_K = 5;
@@ -600,10 +601,17 @@ public final class KnowledgeBaseService implements AutoCloseable {
     try {
       dn = denseFuture.join();
     } catch (CompletionException e) {
-      if (e.getCause() instanceof RuntimeException r) {
+      if (e.getCause() instanceof ZhikuException z
+          && (z.kind() == ErrorKind.UNAVAILABLE || z.kind() == ErrorKind.OVERLOADED)) {
+        // the keyword half worked, so the database is up: the embedding model is away or busy. Answer from
+        // keyword search alone rather than failing retrieval (and a chat that names this knowledge base).
+        LOG.warn("hybrid search in '{}' fell back to keyword only: {}", kb.name(), z.getMessage());
+        dn = List.of();
+      } else if (e.getCause() instanceof RuntimeException r) {
         throw r;
+      } else {
+        throw e;
       }
-      throw e;
     }
     Map<Long, Row> byId = new LinkedHashMap<>();
     List<Fusion.Scored> kws = new ArrayList<>();

@@ -258,6 +258,33 @@ class KnowledgeBaseServiceTest {
   }
 
   @Test
+  void hybridFallsBackToKeywordWhenTheEmbeddingModelIsAway() {
+    Embedder away = new Embedder() {
+      @Override
+      public List<float[]> embed(List<String> texts, boolean query) {
+        if (query) {
+          throw ZhikuException.unavailable("no worker serves the embedding model");
+        }
+        return small.embed(texts, false);
+      }
+
+      @Override
+      public int dimension() {
+        return 64;
+      }
+    };
+    try (KnowledgeBaseService svc = new KnowledgeBaseService(db.config(2), m -> away)) {
+      svc.create(new CreateKnowledgeBase("away", "any", null, null, null));
+      svc.addText("away", "a.txt", "关键词检索仍然可用。");
+      assertThat(svc.search("away", "关键词检索", 3, null, SearchMode.HYBRID)).extracting(SearchHit::document)
+          .containsExactly("a.txt");
+      assertError(() -> svc.search("away", "关键词检索", 3, null, SearchMode.DENSE), ErrorKind.UNAVAILABLE,
+          "service_unavailable");
+      svc.delete("away");
+    }
+  }
+
+  @Test
   void modelsNeverShareAnIndex() throws Exception {
     kb.create(new CreateKnowledgeBase("small-a", "hashing-64", null, null, null));
     kb.create(new CreateKnowledgeBase("small-b", "hashing-64", null, null, null));
