@@ -501,6 +501,23 @@ public final class KnowledgeBaseService implements AutoCloseable {
     }
     boolean deleted = db.inTransaction(c -> {
       lockKb(c, kb.name(), false);
+      String name;
+      try (PreparedStatement ps = c.prepareStatement("SELECT name FROM documents WHERE id = ? AND kb_id = ?")) {
+        ps.setObject(1, id);
+        ps.setInt(2, kb.id());
+        try (ResultSet rs = ps.executeQuery()) {
+          if (!rs.next()) {
+            return false;
+          }
+          name = rs.getString(1);
+        }
+      }
+      // the same lock uploads of this name take, so a delete and a replace never interleave
+      try (PreparedStatement ps = c.prepareStatement("SELECT pg_advisory_xact_lock(?, hashtext(?))")) {
+        ps.setInt(1, kb.id());
+        ps.setString(2, name);
+        ps.execute();
+      }
       try (PreparedStatement ps = c.prepareStatement(
           "SELECT 1 FROM documents WHERE id = ? AND kb_id = ? FOR UPDATE")) {
         ps.setObject(1, id);
