@@ -118,6 +118,15 @@ class KnowledgeBaseApiTest {
     String prompt = seen.input().messages().getLast().content();
     assertThat(prompt).contains("已知信息").contains("21001").contains("控制器默认端口是多少？");
 
+    // LangChain4j passes the knowledge base as a custom request parameter
+    dev.langchain4j.model.openai.OpenAiChatModel lc = dev.langchain4j.model.openai.OpenAiChatModel.builder()
+        .baseUrl(cluster.base() + "/v1").apiKey("none").modelName("tiny-chat").maxTokens(4)
+        .defaultRequestParameters(dev.langchain4j.model.openai.OpenAiChatRequestParameters.builder()
+            .customParameters(java.util.Map.of("knowledge_base", KB)).build())
+        .build();
+    lc.chat("知库服务默认监听哪个端口？");
+    assertThat(chat.requests.getLast().input().messages().getLast().content()).contains("已知信息").contains("8000");
+
     // the sources come back in the response, and in the final chunk when streaming
     HttpResponse<String> raw = cluster.post("/v1/chat/completions", new JsonObject().put("model", "tiny-chat").put("max_tokens", 3)
         .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "控制器默认端口是多少？")))
