@@ -16,7 +16,12 @@ final class DjlSetup {
     setIfAbsent("ai.djl.pytorch.num_interop_threads", "1");
   }
 
+  /** Compute threads for the engines: the cores, or the JVM property zhiku.engine.threads (see BENCHMARKS.md). */
   static int cores() {
+    String t = System.getProperty("zhiku.engine.threads");
+    if (t != null) {
+      return Math.max(1, Integer.parseInt(t.trim()));
+    }
     return Math.max(1, Runtime.getRuntime().availableProcessors());
   }
 

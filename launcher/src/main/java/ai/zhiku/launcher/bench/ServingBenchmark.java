@@ -26,13 +26,14 @@ public final class ServingBenchmark {
     double seconds = o.getDouble("seconds", 10);
     List<String> levels = o.all("concurrency").isEmpty() ? List.of("1", "8", "64") : o.all("concurrency");
     int eventLoops = o.getInt("event-loops", Runtime.getRuntime().availableProcessors());
+    long intervalMicros = o.getLong("token-interval-us", 0);
     Vertx server = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(eventLoops));
     ControllerServer controller = new ControllerServer(server, new ControllerConfig("127.0.0.1", 0, 6000, "shortest_queue"));
     int controllerPort = await(controller.start());
     String ctrl = "http://127.0.0.1:" + controllerPort;
     WorkerConfig wc = new WorkerConfig("127.0.0.1", 0, null, ctrl, null, List.of("zero-chat"), "cpu", "auto", null, 1024, 4096, 8,
         2000, 1.0, 32, 0, 1000);
-    WorkerServer chat = new WorkerServer(server, wc, new HostedModel.Chat(List.of("zero-chat"), ZeroComputeEngines.chat(64)));
+    WorkerServer chat = new WorkerServer(server, wc, new HostedModel.Chat(List.of("zero-chat"), ZeroComputeEngines.chat(64, intervalMicros)));
     await(chat.start());
     WorkerConfig we = new WorkerConfig("127.0.0.1", 0, null, ctrl, null, List.of("zero-embed"), "cpu", "auto", null, 1024, 4096, 8,
         2000, 1.0, 32, 0, 1000);
@@ -54,8 +55,8 @@ public final class ServingBenchmark {
     LoadGenerator.run(client, port, "/v1/chat/completions", chatBody, 8, 3, false);
     LoadGenerator.run(client, port, "/v1/chat/completions", streamBody, 8, 2, true);
     LoadGenerator.run(client, port, "/v1/embeddings", embedBody, 8, 2, false);
-    System.out.printf("serving benchmark: %d s per point, server event loops %d, %d cores%n", (int) seconds, eventLoops,
-        Runtime.getRuntime().availableProcessors());
+    System.out.printf("serving benchmark: %d s per point, server event loops %d, %d cores, tokens %s%n", (int) seconds, eventLoops,
+        Runtime.getRuntime().availableProcessors(), intervalMicros == 0 ? "all at once" : "one every " + intervalMicros + " us");
     System.out.println("| load | c | req/s | p50 ms | p99 ms | SSE chunks/s | first chunk p50 ms | errors |");
     System.out.println("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (String level : levels) {

@@ -22,8 +22,19 @@ import java.util.concurrent.CompletableFuture;
 final class ZeroComputeEngines {
   private ZeroComputeEngines() {}
 
-  /** Answers every request with {@code tokens} one-character tokens, one chunk each. */
-  static ChatEngine chat(int tokens) {
+  private static final java.util.concurrent.ScheduledExecutorService PACER =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "zero-compute-pacer");
+        t.setDaemon(true);
+        return t;
+      });
+
+  /**
+   * Answers every request with {@code tokens} one-character tokens: all at once when
+   * {@code intervalMicros} is 0 (the worker then coalesces them), else one every interval (a decoder
+   * that fast still gets one SSE chunk per token).
+   */
+  static ChatEngine chat(int tokens, long intervalMicros) {
     return new ChatEngine() {
       @Override
       public ChatModelInfo info() {
@@ -38,11 +49,29 @@ final class ZeroComputeEngines {
       @Override
       public ai.zhiku.common.engine.GenerationHandle submit(GenerationRequest request, TokenSink sink) {
         int n = request.sampling().maxTokens() == null ? tokens : Math.min(tokens, request.sampling().maxTokens());
-        for (int i = 0; i < n; i++) {
-          sink.onText("x", 1);
+        if (intervalMicros <= 0) {
+          for (int i = 0; i < n; i++) {
+            sink.onText("x", 1);
+          }
+          sink.onFinish(FinishReason.LENGTH, 8, n);
+          return () -> { };
         }
-        sink.onFinish(FinishReason.LENGTH, 8, n);
-        return () -> { };
+        java.util.concurrent.atomic.AtomicInteger sent = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.ScheduledFuture<?>[] task = new java.util.concurrent.ScheduledFuture<?>[1];
+        synchronized (task) {
+          task[0] = PACER.scheduleAtFixedRate(() -> {
+            synchronized (task) {
+              int i = sent.getAndIncrement();
+              if (i < n) {
+                sink.onText("x", 1);
+              } else if (i == n) {
+                sink.onFinish(FinishReason.LENGTH, 8, n);
+                task[0].cancel(false);
+              }
+            }
+          }, intervalMicros, intervalMicros, java.util.concurrent.TimeUnit.MICROSECONDS);
+        }
+        return () -> task[0].cancel(false);
       }
 
       @Override
