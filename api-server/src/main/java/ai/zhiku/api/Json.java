@@ -7,10 +7,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** Typed reads of request fields; a value of the wrong type is a 400 that names the field. */
-final class Json {
+public final class Json {
   private Json() {}
 
-  static String string(JsonObject o, String field, boolean required) {
+  public static String string(JsonObject o, String field, boolean required) {
     Object v = o.getValue(field);
     if (v == null) {
       if (required) {
@@ -24,7 +24,7 @@ final class Json {
     return s;
   }
 
-  static Float number(JsonObject o, String field, double min, double max) {
+  public static Float number(JsonObject o, String field, double min, double max) {
     Object v = o.getValue(field);
     if (v == null) {
       return null;
@@ -39,12 +39,12 @@ final class Json {
     return (float) d;
   }
 
-  static Integer integer(JsonObject o, String field, long min, long max) {
+  public static Integer integer(JsonObject o, String field, long min, long max) {
     Long l = longValue(o, field, min, max);
     return l == null ? null : l.intValue();
   }
 
-  static Long longValue(JsonObject o, String field, long min, long max) {
+  public static Long longValue(JsonObject o, String field, long min, long max) {
     Object v = o.getValue(field);
     if (v == null) {
       return null;
@@ -59,7 +59,7 @@ final class Json {
     return l;
   }
 
-  static boolean bool(JsonObject o, String field, boolean def) {
+  public static boolean bool(JsonObject o, String field, boolean def) {
     Object v = o.getValue(field);
     if (v == null) {
       return def;
@@ -70,7 +70,7 @@ final class Json {
     return b;
   }
 
-  static JsonObject object(JsonObject o, String field) {
+  public static JsonObject object(JsonObject o, String field) {
     Object v = o.getValue(field);
     if (v == null) {
       return null;
@@ -82,7 +82,7 @@ final class Json {
   }
 
   /** {@code stop}: a string or a list of up to 4 strings. */
-  static List<String> stop(JsonObject o) {
+  public static List<String> stop(JsonObject o) {
     Object v = o.getValue("stop");
     List<String> out = new ArrayList<>();
     if (v == null) {
@@ -111,7 +111,7 @@ final class Json {
     throw ZhikuException.invalid("stop", typeMessage("stop", v, "a string or a list of strings"));
   }
 
-  static String typeMessage(String field, Object v, String expected) {
+  public static String typeMessage(String field, Object v, String expected) {
     String shown = v instanceof String ? "'" + v + "'" : String.valueOf(v);
     if (shown.length() > 60) {
       shown = shown.substring(0, 57) + "...";

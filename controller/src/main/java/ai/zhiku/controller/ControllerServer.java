@@ -16,7 +16,6 @@ import io.micrometer.core.instrument.Tags;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.HttpServerOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.grpc.server.GrpcServer;
 import java.util.ArrayList;
@@ -107,15 +106,7 @@ public final class ControllerServer {
       ctx.json(arr);
     });
 
-    server = vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port()));
-    server.requestHandler(req -> {
-      String ct = req.getHeader("content-type");
-      if (ct != null && ct.startsWith("application/grpc")) {
-        grpc.handle(req);
-      } else {
-        router.handle(req);
-      }
-    });
+    server = ai.zhiku.common.SharedPort.create(vertx, config.host(), config.port(), grpc, router);
     long period = Math.max(50, config.heartbeatExpiryMs() / 4);
     expiryTimer = vertx.setPeriodic(period, id -> expireNow());
     return server.listen().map(s -> {

@@ -32,7 +32,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.ext.web.Router;
@@ -118,15 +117,7 @@ public final class WorkerServer {
         .put("models", model.names()).put("running", gate.running()).put("queued", gate.queued())));
     router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", Metrics.CONTENT_TYPE).end(Metrics.scrape()));
 
-    server = vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port()));
-    server.requestHandler(req -> {
-      String ct = req.getHeader("content-type");
-      if (ct != null && ct.startsWith("application/grpc")) {
-        grpc.handle(req);
-      } else {
-        router.handle(req);
-      }
-    });
+    server = ai.zhiku.common.SharedPort.create(vertx, config.host(), config.port(), grpc, router);
     return server.listen().compose(s -> {
       int port = s.actualPort();
       advertisedAddress = config.workerAddress() != null

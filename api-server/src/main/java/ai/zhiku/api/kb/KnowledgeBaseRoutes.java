@@ -238,32 +238,11 @@ public final class KnowledgeBaseRoutes implements KbRoutes {
   }
 
   private static String str(JsonObject o, String field, boolean required) {
-    Object v = o.getValue(field);
-    if (v == null) {
-      if (required) {
-        throw ZhikuException.invalid(field, "'" + field + "' is a required property");
-      }
-      return null;
-    }
-    if (!(v instanceof String s)) {
-      throw ZhikuException.invalid(field, "'" + field + "' must be a string");
-    }
-    return s;
+    return ai.zhiku.api.Json.string(o, field, required);
   }
 
   private static Integer integer(JsonObject o, String field) {
-    Object v = o.getValue(field);
-    if (v == null) {
-      return null;
-    }
-    if (!(v instanceof Integer || v instanceof Long)) {
-      throw ZhikuException.invalid(field, "'" + field + "' must be an integer");
-    }
-    long l = ((Number) v).longValue();
-    if (l < 0 || l > Integer.MAX_VALUE) {
-      throw ZhikuException.invalid(field, "'" + field + "' is out of range");
-    }
-    return (int) l;
+    return ai.zhiku.api.Json.integer(o, field, 0, Integer.MAX_VALUE);
   }
 
   private static Double number(JsonObject o, String field) {
