@@ -220,6 +220,20 @@ class SpineTest {
   }
 
   @Test
+  void corsPreflightIsAnswered() throws Exception {
+    HttpRequest preflight = HttpRequest.newBuilder(URI.create(cluster.base() + "/v1/chat/completions"))
+        .method("OPTIONS", HttpRequest.BodyPublishers.noBody())
+        .header("origin", "http://localhost:3000").header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization,content-type").build();
+    HttpResponse<String> r = cluster.http.send(preflight, HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).isBetween(200, 204);
+    assertThat(r.headers().firstValue("access-control-allow-origin")).isPresent();
+    assertThat(r.headers().firstValue("access-control-allow-methods").orElse("")).contains("POST");
+    HttpResponse<String> models = cluster.get("/v1/models", "origin", "http://localhost:3000");
+    assertThat(models.headers().firstValue("access-control-allow-origin")).isPresent();
+  }
+
+  @Test
   void tokenCheckCountsWithTheWorker() throws Exception {
     HttpResponse<String> r = cluster.post("/api/v1/token_check", "{\"prompts\":[{\"model\":\"tiny-chat\",\"prompt\":\"hello\",\"max_tokens\":10}]}");
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);

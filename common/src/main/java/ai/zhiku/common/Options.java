@@ -17,8 +17,9 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * Flag values for one command, layered lowest first: defaults (given by the caller of the
  * getters), a YAML file ({@code --config FILE}), environment ({@code ZHIKU_MODEL_PATH} for
  * {@code --model-path}), and the command line. Flags are {@code --name value}, {@code --name=value}
- * or a bare {@code --name} for booleans; repeated flags accumulate (see {@link #all}). The one place
- * that reads the environment.
+ * or a bare {@code --name} for booleans (followed by another flag or nothing: a bare flag takes the next
+ * word as its value); positional words come first. Repeated flags accumulate (see {@link #all}). The one
+ * place that reads the environment.
  */
 public final class Options {
   private final Map<String, List<String>> values;

@@ -64,6 +64,7 @@ public final class BatchingEmbeddingEngine implements EmbeddingEngine {
   private final AtomicLong tokens = new AtomicLong();
   private final AtomicLong paddedTokens = new AtomicLong();
   private final AtomicLong forwardNanos = new AtomicLong();
+  private volatile ai.zhiku.common.engine.StepListener stepListener = ai.zhiku.common.engine.StepListener.NONE;
 
   BatchingEmbeddingEngine(
       String modelName,
@@ -294,6 +295,7 @@ public final class BatchingEmbeddingEngine implements EmbeddingEngine {
     try {
       vectors = encoder.encode(rows, pooling);
       forwardNanos.addAndGet(System.nanoTime() - started);
+      stepListener.onStep(rows.length, (int) used, 0, 0);
     } catch (RuntimeException | Error e) {
       log.error("embedding forward pass of {} failed on a batch of {}", modelName, rows.length, e);
       fail(batch, ZhikuException.internal("the embedding forward pass failed", e));
@@ -312,6 +314,11 @@ public final class BatchingEmbeddingEngine implements EmbeddingEngine {
     public double meanBatchSize() {
       return batches == 0 ? 0 : (double) rows / batches;
     }
+  }
+
+  @Override
+  public void stepListener(ai.zhiku.common.engine.StepListener listener) {
+    this.stepListener = listener == null ? ai.zhiku.common.engine.StepListener.NONE : listener;
   }
 
   public BatchStats stats() {

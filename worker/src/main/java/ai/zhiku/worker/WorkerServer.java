@@ -83,6 +83,7 @@ public final class WorkerServer {
         .description("Requests waiting for a slot").register(Metrics.registry());
     Gauge.builder("zhiku.worker.running", gate, AdmissionGate::running).tags(tags)
         .description("Requests being served").register(Metrics.registry());
+    WorkerMetrics.bind(model, tags);
   }
 
   /** The address this worker registered under (host:port). */

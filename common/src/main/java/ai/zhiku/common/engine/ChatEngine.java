@@ -23,6 +23,9 @@ public interface ChatEngine extends AutoCloseable {
    */
   GenerationHandle submit(GenerationRequest request, TokenSink sink);
 
+  /** Installs the listener told about every forward pass (for metrics); engines without one ignore it. */
+  default void stepListener(StepListener listener) {}
+
   @Override
   void close();
 }

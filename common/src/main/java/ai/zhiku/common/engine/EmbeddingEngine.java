@@ -18,6 +18,9 @@ public interface EmbeddingEngine extends AutoCloseable {
    */
   CompletableFuture<EmbeddingResult> embed(List<EmbedItem> inputs, boolean query, boolean truncate);
 
+  /** Installs the listener told about every forward pass (for metrics); engines without one ignore it. */
+  default void stepListener(StepListener listener) {}
+
   @Override
   void close();
 }

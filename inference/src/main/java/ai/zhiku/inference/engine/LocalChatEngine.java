@@ -52,6 +52,7 @@ public final class LocalChatEngine implements ChatEngine {
   private final List<Sequence> running = new ArrayList<>();
   private final Thread thread;
   private volatile boolean closed;
+  private volatile ai.zhiku.common.engine.StepListener stepListener = ai.zhiku.common.engine.StepListener.NONE;
   private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
 
   private record Cancel(Sequence seq) {}
@@ -225,6 +226,7 @@ public final class LocalChatEngine implements ChatEngine {
         budget--;
       }
     }
+    int decodes = batch.size();
     boolean prefilled = false;
     for (Sequence s : running) {
       if (s.cached < s.promptIds.length && (budget > 0 || !prefilled)) {
@@ -238,6 +240,7 @@ public final class LocalChatEngine implements ChatEngine {
     float[][] logits;
     try {
       logits = model.model().forward(batch, cache, false);
+      reportStep(batch, decodes);
     } catch (RuntimeException e) {
       log.error("forward pass failed for {} sequences", batch.size(), e);
       for (Sequence s : new ArrayList<>(running)) fail(s, e);
@@ -269,6 +272,27 @@ public final class LocalChatEngine implements ChatEngine {
       if (s.detok.stopped()) finish(s, FinishReason.STOP);
       else if (s.generated >= s.sampling.maxTokens() || s.cached + 1 > contextLength) finish(s, FinishReason.LENGTH);
     }
+  }
+
+  @Override
+  public void stepListener(ai.zhiku.common.engine.StepListener listener) {
+    this.stepListener = listener == null ? ai.zhiku.common.engine.StepListener.NONE : listener;
+  }
+
+  /**
+   * Batch size, prefill and decode tokens of the step just run, and the KV cache in use, for the
+   * worker's metrics. The first {@code decodes} entries of a step are the decoding sequences.
+   */
+  private void reportStep(List<SeqStep> batch, int decodes) {
+    int prefill = 0;
+    for (int i = decodes; i < batch.size(); i++) {
+      prefill += batch.get(i).tokens().length;
+    }
+    long cached = 0;
+    for (Sequence s : running) {
+      cached += s.cached;
+    }
+    stepListener.onStep(batch.size(), prefill, decodes, Math.min(1.0, (double) (cached + prefill + decodes) / ((long) maxNumSeqs * contextLength)));
   }
 
   private boolean isStopId(int id) {
