@@ -42,6 +42,9 @@ class OpenAiClientTest {
     cluster.addWorker(new HostedModel.Chat(List.of("tiny-chat"), new ScriptedChatEngine("tiny", 512, 1)), 8, 8);
     cluster.addWorker(new HostedModel.Embedding(List.of(EmbeddingEngineFactory.DEFAULT_MODEL_NAME),
         EmbeddingEngineFactory.open(EmbeddingEngineConfig.defaults())), 8, 64);
+    cluster.truncateEmbeddings = true;
+    cluster.addWorker(new HostedModel.Embedding(List.of("bge-truncating"), EmbeddingEngineFactory.open(EmbeddingEngineConfig.defaults())), 8, 64);
+    cluster.truncateEmbeddings = false;
     cluster.startApi(List.of("sk-test"), 1 << 20);
     client = OpenAIOkHttpClient.builder().baseUrl(cluster.base() + "/v1").apiKey("sk-test").maxRetries(0).build();
   }
@@ -55,7 +58,7 @@ class OpenAiClientTest {
   @Test
   void listsModels() {
     List<String> ids = client.models().list().data().stream().map(Model::id).toList();
-    assertThat(ids).containsExactlyInAnyOrder("tiny-chat", "bge-small-zh-v1.5");
+    assertThat(ids).containsExactlyInAnyOrder("tiny-chat", "bge-small-zh-v1.5", "bge-truncating");
   }
 
   @Test
@@ -144,6 +147,12 @@ class OpenAiClientTest {
         "authorization", "Bearer sk-test");
     SpineTest.assertError(r, 400, "input", null);
     assertThat(new JsonObject(r.body()).getJsonObject("error").getString("message")).contains("512").contains("702");
+
+    // a worker started with --truncate-embeddings cuts the input to 512 tokens instead
+    HttpResponse<String> cut = cluster.post("/v1/embeddings", "{\"model\":\"bge-truncating\",\"input\":\"" + "长".repeat(700) + "\"}",
+        "authorization", "Bearer sk-test");
+    assertThat(cut.statusCode()).as(cut.body()).isEqualTo(200);
+    assertThat(new JsonObject(cut.body()).getJsonObject("usage").getInteger("prompt_tokens")).isEqualTo(512);
   }
 
   static double cosine(List<? extends Number> a, JsonArray b) {

@@ -38,9 +38,11 @@ final class TestCluster implements AutoCloseable {
     return "http://127.0.0.1:" + controllerPort;
   }
 
+  boolean truncateEmbeddings;
+
   WorkerServer addWorker(HostedModel model, int limit, int maxQueue) {
-    WorkerConfig config = new WorkerConfig("127.0.0.1", 0, null, controllerAddress(), null, model.names(), "cpu", "auto", null,
-        limit, maxQueue, 8, 200, 1.0, 32, 2000, 2000);
+    WorkerConfig config = WorkerConfig.defaults().local(controllerAddress(), null, model.names()).withLimits(limit, maxQueue)
+        .withHeartbeat(200, 2000).withTruncateEmbeddings(truncateEmbeddings);
     WorkerServer w = new WorkerServer(vertx, config, model);
     await(w.start());
     workers.add(w);

@@ -33,7 +33,7 @@ public final class Main {
         controller   --host --port 21001 --heartbeat-expiry 6 --dispatch-method shortest_queue|lottery
         worker       --host --port 21002 --controller-address http://H:21001 --worker-address http://H:21002
                      --model-path DIR --model-names a,b --device cpu|cuda --dtype auto|float32|bfloat16|float16
-                     --limit-worker-concurrency 64 --max-queue 256
+                     --limit-worker-concurrency 64 --max-queue 256 --truncate-embeddings
         api-server   --host --port 8000 --controller-address http://H:21001 --api-keys k1,k2 --kb-database-url URL
         chat         --model-path DIR   terminal chat with a local chat model
         kb           ingest DIR --kb NAME | eval FILE --kb NAME
@@ -198,10 +198,7 @@ public final class Main {
   }
 
   private static WorkerConfig workerConfig(Options o, Path modelPath, List<String> names, String controllerAddress) {
-    WorkerConfig base = WorkerConfig.from(o);
-    return new WorkerConfig("127.0.0.1", 0, null, controllerAddress, modelPath, names, base.device(), base.dtype(),
-        base.chatTemplate(), base.limitWorkerConcurrency(), base.maxQueue(), base.maxNumSeqs(), base.heartbeatIntervalMs(),
-        base.speed(), base.embeddingMaxBatch(), base.embeddingMaxWaitMicros(), base.shutdownGraceMs());
+    return WorkerConfig.from(o).local(controllerAddress, modelPath, names);
   }
 
   private static void onShutdown(Closer close) {

@@ -12,6 +12,7 @@ import java.util.List;
  * @param controllerAddress null: do not register (a standalone worker)
  * @param modelPath null: the bundled default embedding model
  * @param limitWorkerConcurrency requests served at once; more wait in a queue of {@code maxQueue}
+ * @param truncateEmbeddings cut over-long embedding input to the model's limit instead of refusing it
  */
 public record WorkerConfig(
     String host,
@@ -30,6 +31,7 @@ public record WorkerConfig(
     double speed,
     int embeddingMaxBatch,
     long embeddingMaxWaitMicros,
+    boolean truncateEmbeddings,
     long shutdownGraceMs) {
 
   public WorkerConfig {
@@ -67,7 +69,38 @@ public record WorkerConfig(
         o.getDouble("speed", 1.0),
         o.getInt("embedding-max-batch", 32),
         o.getLong("embedding-max-wait-us", 2000),
+        o.getBoolean("truncate-embeddings", false),
         Math.round(o.getDouble("shutdown-grace", 10.0) * 1000));
+  }
+
+  /** Every flag at its default. */
+  public static WorkerConfig defaults() {
+    return from(Options.parse(new String[0], java.util.Map.of()));
+  }
+
+  /** An in-process worker: loopback, a random port, registering with {@code controllerAddress}. */
+  public WorkerConfig local(String controllerAddress, Path modelPath, List<String> names) {
+    return new WorkerConfig("127.0.0.1", 0, null, controllerAddress, modelPath, names, device, dtype, chatTemplate,
+        limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
+        truncateEmbeddings, shutdownGraceMs);
+  }
+
+  public WorkerConfig withLimits(int limit, int queue) {
+    return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
+        limit, queue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
+        truncateEmbeddings, shutdownGraceMs);
+  }
+
+  public WorkerConfig withHeartbeat(long intervalMs, long graceMs) {
+    return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
+        limitWorkerConcurrency, maxQueue, maxNumSeqs, intervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
+        truncateEmbeddings, graceMs);
+  }
+
+  public WorkerConfig withTruncateEmbeddings(boolean truncate) {
+    return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
+        limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
+        truncate, shutdownGraceMs);
   }
 
   /** Model names: as given, else the model directory's base name, else {@code fallback}. */

@@ -382,7 +382,7 @@ public final class WorkerServer {
       AtomicBoolean finished = new AtomicBoolean();
       AdmissionGate.Ticket ticket = gate.enter(() -> {
         try {
-          emb.engine().embed(items, msg.getQuery(), msg.getTruncate()).whenComplete((result, err) -> context.runOnContext(v -> {
+          emb.engine().embed(items, msg.getQuery(), msg.getTruncate() || config.truncateEmbeddings()).whenComplete((result, err) -> context.runOnContext(v -> {
             finished.set(true);
             gate.release();
             if (err != null) {

@@ -39,8 +39,7 @@ public final class EmbeddingHttpBenchmark {
     Vertx vertx = Vertx.vertx();
     ControllerServer controller = new ControllerServer(vertx, new ControllerConfig("127.0.0.1", 0, 6000, "shortest_queue"));
     String ctrl = "http://127.0.0.1:" + ServingBenchmark.await(controller.start());
-    WorkerConfig wc = new WorkerConfig("127.0.0.1", 0, null, ctrl, null, List.of("bge"), "cpu", "auto", null, 256, 1024, 8, 2000, 1.0,
-        32, 2000, 1000);
+    WorkerConfig wc = WorkerConfig.defaults().local(ctrl, null, List.of("bge")).withLimits(256, 1024);
     WorkerServer worker = new WorkerServer(vertx, wc, new HostedModel.Embedding(List.of("bge"), engine));
     ServingBenchmark.await(worker.start());
     ApiServer api = new ApiServer(vertx, new ApiServerConfig("127.0.0.1", 0, ctrl, List.of(), List.of(), 8 << 20, 64 << 20, 1000,

@@ -31,12 +31,10 @@ public final class ServingBenchmark {
     ControllerServer controller = new ControllerServer(server, new ControllerConfig("127.0.0.1", 0, 6000, "shortest_queue"));
     int controllerPort = await(controller.start());
     String ctrl = "http://127.0.0.1:" + controllerPort;
-    WorkerConfig wc = new WorkerConfig("127.0.0.1", 0, null, ctrl, null, List.of("zero-chat"), "cpu", "auto", null, 1024, 4096, 8,
-        2000, 1.0, 32, 0, 1000);
+    WorkerConfig wc = WorkerConfig.defaults().local(ctrl, null, List.of("zero-chat")).withLimits(1024, 4096);
     WorkerServer chat = new WorkerServer(server, wc, new HostedModel.Chat(List.of("zero-chat"), ZeroComputeEngines.chat(64, intervalMicros)));
     await(chat.start());
-    WorkerConfig we = new WorkerConfig("127.0.0.1", 0, null, ctrl, null, List.of("zero-embed"), "cpu", "auto", null, 1024, 4096, 8,
-        2000, 1.0, 32, 0, 1000);
+    WorkerConfig we = WorkerConfig.defaults().local(ctrl, null, List.of("zero-embed")).withLimits(1024, 4096);
     WorkerServer embed = new WorkerServer(server, we, new HostedModel.Embedding(List.of("zero-embed"), ZeroComputeEngines.embedding()));
     await(embed.start());
     ApiServer api = new ApiServer(server, new ApiServerConfig("127.0.0.1", 0, ctrl, List.of(), List.of(), 8 << 20, 64 << 20, 1000,
