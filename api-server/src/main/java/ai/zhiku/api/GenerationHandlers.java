@@ -510,19 +510,25 @@ final class GenerationHandlers {
     java.util.function.BiFunction<Integer, JsonObject, JsonObject> chatChoice = (index, delta) ->
         new JsonObject().put("index", index).put("delta", delta).putNull("logprobs").putNull("finish_reason");
 
-    // Echo and the role chunk go out at once, so clients see the stream open before the first token.
-    for (int i = 0; i < count; i++) {
+    // A choice's first event (the role chunk, or the echoed prompt) goes out with its first output, not
+    // before: until a worker has produced something, a failure (context length, overload, no worker) can
+    // still be answered with its HTTP status instead of an error inside a 200 stream.
+    java.util.function.IntConsumer open = i -> {
+      if (roleSent[i]) {
+        return;
+      }
+      roleSent[i] = true;
       String echo = p.echoPrefixes() == null ? null : p.echoPrefixes().get(i);
       if (chat) {
-        roleSent[i] = true;
         send.accept(base.get().put("choices", new JsonArray().add(chatChoice.apply(i, new JsonObject().put("role", "assistant").put("content", "")))));
       } else if (echo != null && !echo.isEmpty()) {
         send.accept(base.get().put("choices", new JsonArray().add(new JsonObject().put("index", i).put("text", echo).putNull("logprobs").putNull("finish_reason"))));
       }
-    }
+    };
     runner.start(upstream, p.model(), p.requests(), new ChoiceRunner.Events() {
       @Override
       public void onText(int index, String text, int tokens) {
+        open.accept(index);
         long now = System.nanoTime();
         if (lastTokenAt[index] == 0) {
           metrics.ttft(p.model(), now - start);
@@ -537,6 +543,7 @@ final class GenerationHandlers {
 
       @Override
       public void onFinish(int index, String finishReason, int promptTokens, int completionTokens) {
+        open.accept(index);
         prompt[index] = promptTokens;
         completion[index] = completionTokens;
         JsonObject choice = chat ? chatChoice.apply(index, new JsonObject()).put("finish_reason", finishReason)

@@ -208,6 +208,9 @@ class SpineTest {
   void contextLengthIsChecked() throws Exception {
     assertError(cluster.post("/v1/chat/completions", "{\"model\":\"tiny-chat\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":1000}"),
         400, null, "context_length_exceeded");
+    // streaming too: the failure comes before any output, so it is an HTTP 400, not an error inside a stream
+    assertError(cluster.post("/v1/chat/completions", "{\"model\":\"tiny-chat\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\""
+        + "字".repeat(250) + "\"}],\"max_tokens\":10}"), 400, null, "context_length_exceeded");
     String longText = "字".repeat(250);
     assertError(cluster.post("/v1/chat/completions", "{\"model\":\"tiny-chat\",\"messages\":[{\"role\":\"user\",\"content\":\"" + longText + "\"}],\"max_tokens\":10}"),
         400, null, "context_length_exceeded");
