@@ -2,7 +2,6 @@ package ai.zhiku.launcher;
 
 import ai.zhiku.api.ApiServer;
 import ai.zhiku.api.ApiServerConfig;
-import ai.zhiku.api.KbRoutes;
 import ai.zhiku.common.Options;
 import ai.zhiku.controller.ControllerConfig;
 import ai.zhiku.controller.ControllerServer;
@@ -210,9 +209,5 @@ public final class Main {
         log.warn("shutdown did not finish cleanly: {}", e.toString());
       }
     }, "zhiku-shutdown"));
-  }
-
-  static KbRoutes noKb() {
-    return null;
   }
 }

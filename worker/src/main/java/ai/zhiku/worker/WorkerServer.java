@@ -33,11 +33,9 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonObject;
-import io.vertx.core.net.SocketAddress;
 import io.vertx.ext.web.Router;
 import io.vertx.grpc.client.GrpcClient;
 import io.vertx.grpc.common.GrpcError;
-import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerRequest;
 import io.vertx.grpc.server.GrpcServerResponse;
@@ -472,13 +470,5 @@ public final class WorkerServer {
       vertx.cancelTimer(heartbeatTimer);
     }
     return server.shutdown(0, java.util.concurrent.TimeUnit.SECONDS).compose(v -> grpcClient == null ? Future.succeededFuture() : grpcClient.close());
-  }
-
-  static SocketAddress socket(String address) {
-    return Addresses.parse("worker-address", address);
-  }
-
-  static GrpcStatus statusOf(ZhikuException e) {
-    return e.kind().grpcStatus();
   }
 }
