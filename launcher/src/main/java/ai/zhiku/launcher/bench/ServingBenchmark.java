@@ -35,7 +35,7 @@ public final class ServingBenchmark {
     WorkerServer chat = new WorkerServer(server, wc, new HostedModel.Chat(List.of("zero-chat"), ZeroComputeEngines.chat(64, intervalMicros)));
     await(chat.start());
     WorkerConfig we = WorkerConfig.defaults().local(ctrl, null, List.of("zero-embed")).withLimits(1024, 4096);
-    WorkerServer embed = new WorkerServer(server, we, new HostedModel.Embedding(List.of("zero-embed"), ZeroComputeEngines.embedding()));
+    WorkerServer embed = new WorkerServer(server, we, new HostedModel.Embedding(List.of("zero-embed"), ZeroComputeEngines.embedding(o.getInt("embedding-dim", 8))));
     await(embed.start());
     ApiServer api = new ApiServer(server, new ApiServerConfig("127.0.0.1", 0, ctrl, List.of(), List.of(), 8 << 20, 64 << 20, 1000,
         null, 2, "zero-embed"), null);

@@ -80,19 +80,23 @@ final class ZeroComputeEngines {
     };
   }
 
-  /** Returns a fixed 8-dimensional vector per input. */
-  static EmbeddingEngine embedding() {
+  /** Returns a fixed {@code dimension}-dimensional vector per input. */
+  static EmbeddingEngine embedding(int dimension) {
+    float[] vector = new float[dimension];
+    for (int i = 0; i < dimension; i++) {
+      vector[i] = (float) Math.sin(i + 1) / (float) Math.sqrt(dimension);
+    }
     return new EmbeddingEngine() {
       @Override
       public EmbeddingModelInfo info() {
-        return new EmbeddingModelInfo(8, 512, "");
+        return new EmbeddingModelInfo(dimension, 512, "");
       }
 
       @Override
       public CompletableFuture<EmbeddingResult> embed(List<EmbedItem> inputs, boolean query, boolean truncate) {
         List<float[]> out = new ArrayList<>(inputs.size());
         for (int i = 0; i < inputs.size(); i++) {
-          out.add(new float[] {0.125f, 0.25f, 0.375f, 0.5f, 0.5f, 0.375f, 0.25f, 0.125f});
+          out.add(vector);
         }
         return CompletableFuture.completedFuture(new EmbeddingResult(out, inputs.size() * 4));
       }
