@@ -164,4 +164,41 @@ class ClusterTest {
       assertThat(refused).isEqualTo(2);
     }
   }
+
+  @Test
+  void databaseDownMeans503ForKnowledgeBasesWhileChatKeepsWorking() throws Exception {
+    try (TestCluster c = new TestCluster("lottery", 5000)) {
+      c.addWorker(new HostedModel.Chat(List.of("m"), new ScriptedChatEngine("a", 256, 1)), 4, 4);
+      // nothing listens on port 1: the knowledge-base database is down
+      c.startApi(List.of(), 1 << 20, "jdbc:postgresql://127.0.0.1:1/zhiku?user=zhiku");
+      HttpResponse<String> list = c.get("/v1/knowledge_bases");
+      assertError(list, 503, null, null);
+      assertThat(list.headers().firstValue("retry-after")).isPresent();
+      assertError(c.post("/v1/chat/completions", CHAT.replace("\"max_tokens\":2", "\"max_tokens\":2,\"knowledge_base\":\"docs\"")), 503, null, null);
+      assertThat(c.post("/v1/chat/completions", CHAT).statusCode()).isEqualTo(200);
+    }
+  }
+
+  @Test
+  void aWorkerShuttingDownDeregistersFirstAndFinishesItsStreams() throws Exception {
+    try (TestCluster c = new TestCluster("lottery", 60_000)) {
+      ScriptedChatEngine slow = new ScriptedChatEngine("slow", 4096, 10);
+      WorkerServer w = c.addWorker(new HostedModel.Chat(List.of("m"), slow), 4, 4);
+      c.startApi(List.of(), 1 << 20);
+      CompletableFuture<HttpResponse<String>> stream = SpineTest.postAsync(c, "/v1/chat/completions",
+          "{\"model\":\"m\",\"stream\":true,\"max_tokens\":40,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+      waitFor(() -> slow.active.get() == 1, 5000);
+      io.vertx.core.Future<Void> closing = w.close();
+      waitFor(() -> c.controller.registry().size() == 0, 2000);
+      assertThat(c.controller.registry().size()).as("deregistered before the stream ended").isZero();
+      assertThat(slow.active.get()).as("the running stream is still going").isEqualTo(1);
+      HttpResponse<String> r = stream.get();
+      TestCluster.await(closing);
+      c.workers.remove(w);
+      List<String> events = SpineTest.sse(r.body());
+      assertThat(events.getLast()).isEqualTo("[DONE]");
+      assertThat(r.body()).contains("\"finish_reason\":\"length\"").doesNotContain("\"error\"");
+      assertThat(slow.cancelled.get()).isZero();
+    }
+  }
 }
