@@ -74,7 +74,7 @@ public final class ApiServer {
     router.route("/v1/*").handler(this::authenticate);
     router.route("/api/*").handler(this::authenticate);
     if (kbRoutes != null) {
-      kbRoutes.mount(router, config.maxUploadBytes(), metrics);
+      kbRoutes.mount(router, config.maxUploadBytes(), metrics, upstream);
     }
     BodyHandler body = BodyHandler.create(false).setBodyLimit(config.maxBodyBytes());
     router.route("/v1/*").handler(body);

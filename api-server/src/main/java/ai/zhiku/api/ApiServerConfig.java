@@ -53,9 +53,4 @@ public record ApiServerConfig(
     return new ApiServerConfig(host, port, address, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
         modelsCacheMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel);
   }
-
-  public ApiServerConfig withKbDatabaseUrl(String url) {
-    return new ApiServerConfig(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
-        modelsCacheMs, url, kbPoolSize, defaultEmbeddingModel);
-  }
 }

@@ -158,7 +158,7 @@ final class EmbeddingsHandler {
       }
       sb.append('}');
     }
-    sb.append("],\"model\":").append(new JsonArray().add(model).encode(), 1, new JsonArray().add(model).encode().length() - 1)
+    sb.append("],\"model\":").append(io.vertx.core.json.Json.encode(model))
         .append(",\"usage\":{\"prompt_tokens\":").append(reply.getPromptTokens())
         .append(",\"total_tokens\":").append(reply.getPromptTokens()).append("}}");
     return sb.toString();

@@ -127,7 +127,7 @@ public final class ControllerServer {
 
   /** Model names come from the workers, not from clients; unknown names from clients are folded. */
   private String boundedModel(String model) {
-    return registry.workersPerModel().containsKey(model) ? model : "unknown";
+    return registry.serves(model) ? model : "unknown";
   }
 
   private void updateGauge() {

@@ -138,7 +138,17 @@ public final class WorkerRegistry {
     return workers.size();
   }
 
-  /** Live worker count per (model, kind), for the workers gauge. */
+  /** Whether any live worker serves the model. */
+  public synchronized boolean serves(String model) {
+    for (Entry e : workers.values()) {
+      if (e.record.modelNames().contains(model)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Live worker count per model, for the workers gauge. */
   public synchronized Map<String, Integer> workersPerModel() {
     Map<String, Integer> out = new TreeMap<>();
     for (Entry e : workers.values()) {

@@ -62,7 +62,7 @@ public final class WorkerServer {
   private final WorkerConfig config;
   private final HostedModel model;
   private final AdmissionGate gate;
-  private final Set<Runnable> activeCancels = ConcurrentHashMap.newKeySet();
+  private final Set<Call> activeCalls = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean draining = new AtomicBoolean();
   private HttpServer server;
   private GrpcClient grpcClient;
@@ -221,7 +221,7 @@ public final class WorkerServer {
   }
 
   /** One Generate call: its admission ticket, its engine handle, and whether it has finished. */
-  private final class Call implements Runnable {
+  private final class Call {
     volatile AdmissionGate.Ticket ticket;
     volatile GenerationHandle handle;
     final AtomicBoolean done = new AtomicBoolean();
@@ -230,7 +230,7 @@ public final class WorkerServer {
       if (done.get()) {
         return; // cancelled between admission and start; cancel() already freed the slot
       }
-      activeCancels.add(this);
+      activeCalls.add(this);
       TokenSink sink = new TokenSink() {
         // Text is coalesced: while a write is pending on the event loop, new text joins it, so a fast
         // engine (or a burst under load) costs one gRPC message per event-loop turn, not per token.
@@ -308,7 +308,7 @@ public final class WorkerServer {
     /** Marks the call finished once; frees its slot. */
     boolean finish() {
       if (done.compareAndSet(false, true)) {
-        activeCancels.remove(this);
+        activeCalls.remove(this);
         gate.release();
         return true;
       }
@@ -326,11 +326,6 @@ public final class WorkerServer {
       if (finish() && h != null) {
         h.cancel();
       }
-    }
-
-    @Override
-    public void run() {
-      cancel();
     }
   }
 
@@ -450,7 +445,7 @@ public final class WorkerServer {
       vertx.setPeriodic(20, id -> {
         if (gate.running() == 0 || System.currentTimeMillis() > deadline) {
           vertx.cancelTimer(id);
-          new ArrayList<>(activeCancels).forEach(Runnable::run);
+          new ArrayList<>(activeCalls).forEach(Call::cancel);
           drained.tryComplete();
         }
       });

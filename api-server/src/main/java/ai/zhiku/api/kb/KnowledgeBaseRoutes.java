@@ -45,16 +45,15 @@ public final class KnowledgeBaseRoutes implements KbRoutes {
 
   private final Vertx vertx;
   private final ApiServerConfig config;
-  private final Upstream upstream;
   private final WorkerExecutor pool;
   private final Map<String, Embedder> embedders = new ConcurrentHashMap<>();
   private volatile KnowledgeBaseService service;
   private ApiMetrics metrics;
+  private Upstream upstream;
 
   private KnowledgeBaseRoutes(Vertx vertx, ApiServerConfig config) {
     this.vertx = vertx;
     this.config = config;
-    this.upstream = new Upstream(vertx, config.controllerAddress(), config.modelsCacheMs());
     this.pool = vertx.createSharedWorkerExecutor("zhiku-kb", Math.max(2, config.kbPoolSize()));
   }
 
@@ -92,8 +91,9 @@ public final class KnowledgeBaseRoutes implements KbRoutes {
   }
 
   @Override
-  public void mount(Router router, long maxUploadBytes, ApiMetrics metrics) {
+  public void mount(Router router, long maxUploadBytes, ApiMetrics metrics, Upstream upstream) {
     this.metrics = metrics;
+    this.upstream = upstream;
     BodyHandler body = BodyHandler.create(false).setBodyLimit(maxUploadBytes).setHandleFileUploads(true)
         .setDeleteUploadedFilesOnEnd(true).setUploadsDirectory(System.getProperty("java.io.tmpdir") + "/zhiku-uploads");
     router.route("/v1/knowledge_bases*").handler(body);
@@ -201,7 +201,6 @@ public final class KnowledgeBaseRoutes implements KbRoutes {
   @Override
   public void close() {
     pool.close();
-    upstream.close();
     KnowledgeBaseService s = service;
     if (s != null) {
       s.close();
