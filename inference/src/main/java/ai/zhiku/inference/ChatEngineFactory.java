@@ -1,12 +1,12 @@
 package ai.zhiku.inference;
 
 import ai.djl.Device;
-import ai.djl.ndarray.types.DataType;
 import ai.zhiku.common.engine.ChatEngine;
 import ai.zhiku.inference.engine.Engines;
 import ai.zhiku.inference.engine.LocalChatEngine;
 import ai.zhiku.inference.model.ChatModel;
 import ai.zhiku.inference.model.ModelFamilies;
+import ai.zhiku.inference.model.Precision;
 import ai.zhiku.inference.tokenizer.ChatTemplate;
 import java.nio.file.Path;
 
@@ -32,8 +32,8 @@ public final class ChatEngineFactory {
    */
   public static ChatEngine open(ChatEngineConfig config, long kvCacheBytes) {
     Device device = Engines.device(config.device());
-    DataType dtype = ModelFamilies.computeType(config.dtype(), device);
-    ChatModel model = ModelFamilies.load(config.modelPath(), device, dtype);
+    Precision precision = ModelFamilies.precision(config.dtype(), device);
+    ChatModel model = ModelFamilies.load(config.modelPath(), device, precision);
     try {
       ChatTemplate template = config.chatTemplate() == null ? model.template() : ChatTemplate.named(config.chatTemplate());
       return new LocalChatEngine(model, template, config.maxNumSeqs(), kvCacheBytes);

@@ -6,6 +6,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.zhiku.inference.engine.Engines;
+import ai.zhiku.inference.kernel.Bf16;
+import ai.zhiku.inference.kernel.Bf16Matmul;
 import ai.zhiku.inference.model.DecoderModel;
 import ai.zhiku.inference.model.DecoderModel.SeqStep;
 import ai.zhiku.inference.model.KvCache;
@@ -13,6 +15,10 @@ import ai.zhiku.inference.model.LayerWeights;
 import ai.zhiku.inference.model.ModelConfig;
 import ai.zhiku.inference.model.ModelFamilies;
 import ai.zhiku.inference.model.ModelWeights;
+import ai.zhiku.inference.model.Precision;
+import ai.zhiku.inference.model.layers.Bf16Matrix;
+import ai.zhiku.inference.model.layers.Matrix;
+import ai.zhiku.inference.model.layers.TorchMatrix;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,7 +30,7 @@ import java.util.Random;
  * Speed of the decoder on random weights with a real model's shape (not a test).
  *
  * <pre>
- * EngineBenchmark [--shape internlm2-1.8b|chatglm2-6b] [--dtype float32|float16] [--layers N]
+ * EngineBenchmark [--shape internlm2-1.8b|chatglm2-6b] [--dtype float32|float16|bfloat16] [--layers N]
  *                 [--prompt 512] [--steps 16] [--seqs 1,8] [--threads 2]
  * </pre>
  * Reports weight build time, prefill tokens/s for one prompt, decode tokens/s (aggregate) for
@@ -66,13 +72,14 @@ public final class EngineBenchmark {
     }
     Engines.configureThreads(threads, 1);
     Device device = Engines.cpu();
-    DataType dtype = ModelFamilies.computeType(dtypeName, device);
+    Precision precision = ModelFamilies.precision(dtypeName, device);
     ModelConfig cfg = shape(shapeName, layers);
     int maxSeqs = seqs.stream().mapToInt(Integer::intValue).max().orElse(1);
-    System.out.printf("shape %s (%d layers), dtype %s, %d threads%n", shapeName, cfg.numLayers(), dtypeName, threads);
+    System.out.printf("shape %s (%d layers), dtype %s, %d threads%s%n", shapeName, cfg.numLayers(), precision.flag(),
+        threads, precision == Precision.BFLOAT16 ? (Bf16Matmul.vectorized() ? ", Vector API kernel" : ", scalar kernel") : "");
     long t0 = System.nanoTime();
     NDManager manager = NDManager.newBaseManager(device, Engines.PYTORCH);
-    try (DecoderModel model = new DecoderModel(cfg, randomWeights(manager, cfg, dtype), manager, dtype);
+    try (DecoderModel model = new DecoderModel(cfg, randomWeights(manager, cfg, precision), manager, precision);
          KvCache cache = model.newCache(maxSeqs, prompt + steps + 8)) {
       double loadS = (System.nanoTime() - t0) / 1e9;
       System.out.printf("weights built in %.1f s%n", loadS);
@@ -110,29 +117,43 @@ public final class EngineBenchmark {
     return ids;
   }
 
-  private static ModelWeights randomWeights(NDManager m, ModelConfig c, DataType dtype) {
+  private static ModelWeights randomWeights(NDManager m, ModelConfig c, Precision precision) {
+    DataType dtype = precision.activations();
     int qkvRows = (c.numHeads() + 2 * c.numKvHeads()) * c.headDim();
+    int attnCols = c.numHeads() * c.headDim();
     List<LayerWeights> layers = new ArrayList<>();
     for (int l = 0; l < c.numLayers(); l++) {
       layers.add(new LayerWeights(
           ones(m, c.hiddenSize(), dtype),
-          random(m, new Shape(qkvRows, c.hiddenSize()), dtype),
-          c.qkvBias() ? random(m, new Shape(qkvRows), dtype) : null,
-          random(m, new Shape(c.hiddenSize(), (long) c.numHeads() * c.headDim()), dtype),
+          random(m, qkvRows, c.hiddenSize(), precision),
+          c.qkvBias() ? m.randomNormal(0f, 0.02f, new Shape(qkvRows), DataType.FLOAT32).toType(dtype, false) : null,
+          random(m, c.hiddenSize(), attnCols, precision),
           ones(m, c.hiddenSize(), dtype),
-          random(m, new Shape(2L * c.ffnSize(), c.hiddenSize()), dtype),
-          random(m, new Shape(c.hiddenSize(), c.ffnSize()), dtype)));
+          random(m, 2 * c.ffnSize(), c.hiddenSize(), precision),
+          random(m, c.hiddenSize(), c.ffnSize(), precision)));
     }
-    return new ModelWeights(random(m, new Shape(c.vocabSize(), c.hiddenSize()), dtype), layers,
-        ones(m, c.hiddenSize(), dtype), random(m, new Shape(c.vocabSize(), c.hiddenSize()), dtype));
+    return new ModelWeights(random(m, c.vocabSize(), c.hiddenSize(), precision), layers,
+        ones(m, c.hiddenSize(), dtype), random(m, c.vocabSize(), c.hiddenSize(), precision));
   }
 
-  private static NDArray random(NDManager m, Shape shape, DataType dtype) {
-    NDArray a = m.randomNormal(0f, 0.02f, shape, DataType.FLOAT32);
-    if (dtype == DataType.FLOAT32) return a;
-    NDArray b = a.toType(dtype, false);
+  private static Matrix random(NDManager m, int rows, int cols, Precision precision) {
+    if (precision == Precision.BFLOAT16) {
+      short[] data = new short[Math.multiplyExact(rows, cols)];
+      // uniform in [-0.05, 0.05): the values only have to be ordinary numbers
+      java.util.stream.IntStream.range(0, rows).parallel().forEach(r -> {
+        long state = 0x9E3779B97F4A7C15L * (r + 1);
+        for (int i = r * cols, end = i + cols; i < end; i++) {
+          state = state * 6364136223846793005L + 1442695040888963407L;
+          data[i] = Bf16.fromFloat(((state >>> 40) / (float) (1 << 24) - 0.5f) * 0.1f);
+        }
+      });
+      return new Bf16Matrix(data, rows, cols);
+    }
+    NDArray a = m.randomNormal(0f, 0.02f, new Shape(rows, cols), DataType.FLOAT32);
+    if (precision.activations() == DataType.FLOAT32) return new TorchMatrix(a);
+    NDArray b = a.toType(precision.activations(), false);
     a.close();
-    return b;
+    return new TorchMatrix(b);
   }
 
   private static NDArray ones(NDManager m, int n, DataType dtype) {

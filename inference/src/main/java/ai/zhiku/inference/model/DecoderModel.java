@@ -24,23 +24,28 @@ public final class DecoderModel implements AutoCloseable {
   private final ModelConfig cfg;
   private final ModelWeights w;
   private final NDManager manager;
+  private final Precision precision;
   private final DataType dtype;
   private final RotaryEmbedding rope;
 
   /** New tokens of one sequence: they sit at positions start..start+tokens.length of its slot. */
   public record SeqStep(int slot, int[] tokens, int start) {}
 
-  public DecoderModel(ModelConfig cfg, ModelWeights w, NDManager manager, DataType dtype) {
+  public DecoderModel(ModelConfig cfg, ModelWeights w, NDManager manager, Precision precision) {
     this.cfg = cfg;
     this.w = w;
     this.manager = manager;
-    this.dtype = dtype;
+    this.precision = precision;
+    this.dtype = precision.activations();
     this.rope = new RotaryEmbedding(cfg.rope(), cfg.headDim());
   }
 
   public ModelConfig config() { return cfg; }
 
+  /** The type of activations and of the KV cache. */
   public DataType dtype() { return dtype; }
+
+  public Precision precision() { return precision; }
 
   /** The manager holding the weights; its array count stays constant while serving. */
   public NDManager manager() { return manager; }
@@ -77,7 +82,7 @@ public final class DecoderModel implements AutoCloseable {
       maxKv = Math.max(maxKv, s.start() + s.tokens().length);
     }
     try (NDManager step = manager.newSubManager()) {
-      NDArray x = w.embedding().get(step, new NDIndex("{}", step.create(ids))); // [total, hidden]
+      NDArray x = w.embedding().rows(step, ids); // [total, hidden]
       NDList tables = rope.tables(step, positions, maxKv, dtype);
       DecodeBatch decode = DecodeBatch.of(step, batch);
       NDArray[] masks = new NDArray[batch.size()]; // causal masks, built once per step
@@ -85,10 +90,10 @@ public final class DecoderModel implements AutoCloseable {
         LayerWeights lw = w.layers().get(l);
         NDArray h = Layers.rmsNorm(x, lw.attnNorm(), cfg.normEps());
         NDArray attn = attention(step, l, lw, h, batch, cache, tables, decode, masks);
-        x = x.add(Layers.linear(attn, lw.out(), null));
+        x = x.add(lw.out().multiply(attn, null));
         h = Layers.rmsNorm(x, lw.ffnNorm(), cfg.normEps());
-        NDArray mlp = Layers.swiGlu(Layers.linear(h, lw.gateUp(), null), cfg.ffnSize());
-        x = x.add(Layers.linear(mlp, lw.down(), null));
+        NDArray mlp = Layers.swiGlu(lw.gateUp().multiply(h, null), cfg.ffnSize());
+        x = x.add(lw.down().multiply(mlp, null));
       }
       NDArray rows = x;
       if (!allPositions) {
@@ -100,7 +105,7 @@ public final class DecoderModel implements AutoCloseable {
         }
         rows = x.get(new NDIndex("{}", step.create(last)));
       }
-      NDArray logits = Layers.linear(Layers.rmsNorm(rows, w.finalNorm(), cfg.normEps()), w.lmHead(), null);
+      NDArray logits = w.lmHead().multiply(Layers.rmsNorm(rows, w.finalNorm(), cfg.normEps()), null);
       if (logits.getDataType() != DataType.FLOAT32) logits = logits.toType(DataType.FLOAT32, false);
       float[] flat = logits.toFloatArray();
       int vocab = (int) logits.getShape().get(1);
@@ -168,7 +173,7 @@ public final class DecoderModel implements AutoCloseable {
     int hd = cfg.headDim();
     int g = cfg.groupSize();
     long total = h.getShape().get(0);
-    NDArray qkv = Layers.linear(h, lw.qkv(), lw.qkvBias()); // [total, (heads + 2 kvHeads) * hd]
+    NDArray qkv = lw.qkv().multiply(h, lw.qkvBias()); // [total, (heads + 2 kvHeads) * hd]
     NDArray q = qkv.get(":, :{}", heads * hd).reshape(total, heads, hd);
     NDArray k = qkv.get(":, {}:{}", heads * hd, (heads + kvHeads) * hd).reshape(total, kvHeads, hd);
     NDArray v = qkv.get(":, {}:", (heads + kvHeads) * hd).reshape(total, kvHeads, hd);

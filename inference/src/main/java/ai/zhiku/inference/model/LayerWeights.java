@@ -1,6 +1,7 @@
 package ai.zhiku.inference.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.zhiku.inference.model.layers.Matrix;
 
 /**
  * One decoder layer's weights in the shared layout.
@@ -14,5 +15,5 @@ import ai.djl.ndarray.NDArray;
  * @param gateUp [2 * ffn, hidden]: gate rows, then up rows
  * @param down [hidden, ffn]
  */
-public record LayerWeights(NDArray attnNorm, NDArray qkv, NDArray qkvBias, NDArray out,
-                           NDArray ffnNorm, NDArray gateUp, NDArray down) {}
+public record LayerWeights(NDArray attnNorm, Matrix qkv, NDArray qkvBias, Matrix out,
+                           NDArray ffnNorm, Matrix gateUp, Matrix down) {}

@@ -2,12 +2,12 @@ package ai.zhiku.inference.model;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.zhiku.common.ZhikuException;
 import ai.zhiku.inference.engine.Engines;
 import ai.zhiku.inference.model.chatglm2.ChatGlm2Model;
 import ai.zhiku.inference.model.internlm2.InternLm2Model;
 import ai.zhiku.inference.weights.CheckpointException;
+import ai.zhiku.inference.weights.WeightsIndex;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -42,40 +42,82 @@ public final class ModelFamilies {
   }
 
   /**
-   * The compute type for a {@code --dtype} value: auto is float32 on CPU and float16 on GPUs.
-   * bfloat16 is refused: DJL 0.35.1's PyTorch JNI aborts the process on any bfloat16 array.
+   * The precision for a {@code --dtype} value. auto is bfloat16 on a CPU with bfloat16 support
+   * (AVX512-BF16 or AMX), float32 on other CPUs, and float16 on GPUs. bfloat16 is CPU-only: it runs
+   * on our own kernel, because DJL 0.35.1's PyTorch JNI aborts the process on bfloat16 tensors.
    */
-  public static DataType computeType(String dtype, Device device) {
+  public static Precision precision(String dtype, Device device) {
     String d = dtype == null ? "auto" : dtype;
     return switch (d) {
-      case "auto" -> device.isGpu() ? DataType.FLOAT16 : DataType.FLOAT32;
-      case "float32" -> DataType.FLOAT32;
-      case "float16" -> DataType.FLOAT16;
-      case "bfloat16" -> throw ZhikuException.invalid("dtype", "bfloat16 compute is not available with DJL 0.35.1's "
-          + "PyTorch JNI (it aborts on bfloat16 arrays); use float32 or float16. bfloat16 checkpoints load fine.");
+      case "auto" -> device.isGpu() ? Precision.FLOAT16 : cpuHasBf16() ? Precision.BFLOAT16 : Precision.FLOAT32;
+      case "float32" -> Precision.FLOAT32;
+      case "float16" -> Precision.FLOAT16;
+      case "bfloat16" -> {
+        if (device.isGpu()) {
+          throw ZhikuException.invalid("dtype", "bfloat16 is available on the CPU only (DJL 0.35.1's PyTorch JNI aborts "
+              + "on bfloat16 tensors); use float16 on GPUs");
+        }
+        yield Precision.BFLOAT16;
+      }
       default -> throw ZhikuException.invalid("dtype", "dtype must be auto, float32, bfloat16 or float16, got '" + d + "'");
     };
   }
 
+  /** Whether this CPU computes in bfloat16 natively (Linux /proc/cpuinfo flags). */
+  static boolean cpuHasBf16() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+        if (line.startsWith("flags")) {
+          List<String> flags = List.of(line.substring(line.indexOf(':') + 1).trim().split("\\s+"));
+          return flags.contains("avx512_bf16") || flags.contains("amx_bf16");
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+    return false;
+  }
+
+  /**
+   * Java heap the bfloat16 matrices of the checkpoint in {@code dir} need, or an error naming the
+   * flag to raise when the JVM's limit is lower.
+   */
+  static void checkHeapFor(Path dir) {
+    long bytes = 0;
+    try (WeightsIndex index = WeightsIndex.open(dir)) {
+      for (String name : index.names()) {
+        if (index.info(name).shape().length == 2) bytes += 2 * index.info(name).numel();
+      }
+    }
+    long max = Runtime.getRuntime().maxMemory();
+    long needed = bytes + (256L << 20);
+    if (needed > max) {
+      throw ZhikuException.invalid("dtype", String.format("bfloat16 weights need %.1f GiB of Java heap but the JVM may "
+          + "use only %.1f GiB: raise it (ZHIKU_JAVA_OPTS=-Xmx%dg) or use --dtype float16", needed / 1073741824.0,
+          max / 1073741824.0, (needed >> 30) + 2));
+    }
+  }
+
   /** Loads the chat model in {@code dir} onto {@code device}. */
-  public static ChatModel load(Path dir, Device device, DataType dtype) {
+  public static ChatModel load(Path dir, Device device, Precision precision) {
     String arch = architecture(dir);
     if (arch == null) throw new CheckpointException("config.json is missing or names no architectures");
+    if (precision == Precision.BFLOAT16) checkHeapFor(dir);
     long start = System.nanoTime();
     NDManager manager = NDManager.newBaseManager(device, Engines.PYTORCH);
     try {
       ChatModel model;
       if (arch.equals(ChatGlm2Model.ARCHITECTURE) || arch.equals("ChatGLMForConditionalGeneration")) {
-        model = ChatGlm2Model.load(dir, JSON, manager, dtype);
+        model = ChatGlm2Model.load(dir, JSON, manager, precision);
       } else if (arch.equals(InternLm2Model.ARCHITECTURE)) {
-        model = InternLm2Model.load(dir, JSON, manager, dtype);
+        model = InternLm2Model.load(dir, JSON, manager, precision);
       } else {
         throw new CheckpointException("config.json: architecture " + arch + " is not supported; supported: " + ARCHITECTURES);
       }
       manager.cap(); // weights are complete: any stray attachment to this manager now throws
       ModelConfig c = model.model().config();
       log.info("loaded {} ({} layers, hidden {}, vocab {}) as {} on {} in {} ms", model.family(), c.numLayers(),
-          c.hiddenSize(), c.vocabSize(), dtype, device, (System.nanoTime() - start) / 1_000_000);
+          c.hiddenSize(), c.vocabSize(), precision.flag(), device, (System.nanoTime() - start) / 1_000_000);
       return model;
     } catch (IOException e) {
       manager.close();

@@ -1,6 +1,7 @@
 package ai.zhiku.inference.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.zhiku.inference.model.layers.Matrix;
 import java.util.List;
 
 /**
@@ -10,4 +11,4 @@ import java.util.List;
  * @param finalNorm [hidden]
  * @param lmHead [vocab, hidden]
  */
-public record ModelWeights(NDArray embedding, List<LayerWeights> layers, NDArray finalNorm, NDArray lmHead) {}
+public record ModelWeights(Matrix embedding, List<LayerWeights> layers, NDArray finalNorm, Matrix lmHead) {}

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.zhiku.inference.kernel.Bf16;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -189,6 +190,24 @@ public final class WeightsIndex implements AutoCloseable {
     NDArray out = raw.toType(target, false);
     raw.close();
     return out;
+  }
+
+  /**
+   * Elements [from, from + count) of a tensor whose bytes are {@code b} (from {@link #bytes}), as
+   * bfloat16 into {@code dst} at {@code at}: copied when stored as bfloat16, else rounded to nearest even.
+   */
+  public static void toBf16(TensorInfo info, ByteBuffer b, long from, int count, short[] dst, int at) {
+    if (from < 0 || from + count > info.numel()) {
+      throw new IndexOutOfBoundsException("elements " + from + ".." + (from + count) + " of " + info.numel());
+    }
+    int f = Math.toIntExact(from);
+    switch (info.dtype()) {
+      case BF16 -> b.duplicate().order(ByteOrder.LITTLE_ENDIAN).position(f * 2).asShortBuffer().get(dst, at, count);
+      case F32 -> { for (int i = 0; i < count; i++) dst[at + i] = Bf16.fromFloat(b.getFloat((f + i) * 4)); }
+      case F16 -> { for (int i = 0; i < count; i++) dst[at + i] = Bf16.fromFloat(Float.float16ToFloat(b.getShort((f + i) * 2))); }
+      case F64 -> { for (int i = 0; i < count; i++) dst[at + i] = Bf16.fromFloat((float) b.getDouble((f + i) * 8)); }
+      default -> throw new CheckpointException("tensor " + info.name() + " is " + info.dtype() + ", not floating point");
+    }
   }
 
   /** Nothing to release eagerly: mappings are freed when their buffers are collected. */

@@ -30,7 +30,7 @@ class LocalChatEngineTest {
   @BeforeAll
   void open() {
     glm = ChatEngineFactory.open(new ChatEngineConfig(Goldens.dir("chatglm2-tiny"), "cpu", "float32", null, 4));
-    intern = ChatEngineFactory.open(new ChatEngineConfig(Goldens.dir("internlm2-tiny"), "cpu", "auto", null, 4));
+    intern = ChatEngineFactory.open(new ChatEngineConfig(Goldens.dir("internlm2-tiny"), "cpu", "float32", null, 4));
   }
 
   @AfterAll

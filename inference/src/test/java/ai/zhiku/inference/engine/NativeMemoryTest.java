@@ -11,14 +11,16 @@ import ai.zhiku.inference.ChatEngineFactory;
 import ai.zhiku.inference.Goldens;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class NativeMemoryTest {
 
-  @Test
-  void thousandsOfTokensLeaveTheNativeArrayCountFlat() {
+  @ParameterizedTest
+  @ValueSource(strings = {"float32", "bfloat16"})
+  void thousandsOfTokensLeaveTheNativeArrayCountFlat(String dtype) {
     try (LocalChatEngine e = (LocalChatEngine) ChatEngineFactory.open(
-        new ChatEngineConfig(Goldens.dir("chatglm2-tiny"), "cpu", "float32", null, 4))) {
+        new ChatEngineConfig(Goldens.dir("chatglm2-tiny"), "cpu", dtype, null, 4))) {
       PromptInput in = PromptInput.ofMessages(List.of(new ChatMessage("user", "写一首诗")));
       LocalChatEngineTest.run(e, in, SamplingParams.greedy(8)); // warm up
       int before = e.nativeArrayCount();

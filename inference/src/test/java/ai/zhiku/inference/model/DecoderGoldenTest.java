@@ -52,7 +52,7 @@ class DecoderGoldenTest {
   @ValueSource(strings = {"chatglm2-tiny", "internlm2-tiny"})
   void casesMatchOfficialCode(String name) {
     JsonNode g = Goldens.json(name, "golden.json");
-    try (ChatModel cm = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), DataType.FLOAT32);
+    try (ChatModel cm = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), Precision.FLOAT32);
          KvCache cache = cm.model().newCache(2, 256)) {
       DecoderModel m = cm.model();
       for (JsonNode c : g.get("cases")) {
@@ -86,7 +86,7 @@ class DecoderGoldenTest {
   @ValueSource(strings = {"chatglm2-tiny", "internlm2-tiny"})
   void paddedBatchRowsMatchWhenRunUnpaddedTogether(String name) {
     JsonNode b = Goldens.json(name, "golden.json").get("batch");
-    try (ChatModel cm = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), DataType.FLOAT32);
+    try (ChatModel cm = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), Precision.FLOAT32);
          KvCache cache = cm.model().newCache(2, 256)) {
       List<SeqStep> batch = new ArrayList<>();
       int[] pos = new int[2];
@@ -119,7 +119,7 @@ class DecoderGoldenTest {
   @org.junit.jupiter.api.Test
   void bfloat16CheckpointGivesFiniteLogitsThatMostlyAgree() {
     JsonNode c = Goldens.json("chatglm2-tiny", "golden.json").get("cases").get(0);
-    try (ChatModel cm = ModelFamilies.load(Goldens.dir("chatglm2-tiny-bf16"), Engines.cpu(), DataType.FLOAT32);
+    try (ChatModel cm = ModelFamilies.load(Goldens.dir("chatglm2-tiny-bf16"), Engines.cpu(), Precision.FLOAT32);
          KvCache cache = cm.model().newCache(1, 64)) {
       int[] ids = ints(c.get("input_ids"));
       float[][] all = cm.model().forward(List.of(new SeqStep(0, ids, 0)), cache, true);
@@ -138,7 +138,7 @@ class DecoderGoldenTest {
     JsonNode cases = Goldens.json(name, "golden.json").get("cases");
     int[] a = ints(cases.get(0).get("input_ids"));
     int[] b = ints(cases.get(1).get("input_ids"));
-    try (ChatModel cm = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), DataType.FLOAT32);
+    try (ChatModel cm = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), Precision.FLOAT32);
          KvCache cache = cm.model().newCache(2, 256)) {
       DecoderModel m = cm.model();
       // sequence b decodes its prompt token by token while a is prefilled in two chunks

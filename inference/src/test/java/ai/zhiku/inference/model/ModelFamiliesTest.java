@@ -27,7 +27,7 @@ class ModelFamiliesTest {
 
   @Test
   void unsupportedArchitectureIsRefusedNamingIt() {
-    assertThatThrownBy(() -> ModelFamilies.load(Goldens.dir("bge-small-zh-hf"), Engines.cpu(), DataType.FLOAT32))
+    assertThatThrownBy(() -> ModelFamilies.load(Goldens.dir("bge-small-zh-hf"), Engines.cpu(), Precision.FLOAT32))
         .isInstanceOf(CheckpointException.class)
         .hasMessageContaining("config.json")
         .hasMessageContaining("BertModel");
@@ -35,11 +35,15 @@ class ModelFamiliesTest {
 
   @Test
   void dtypeFlagResolves() {
-    assertThat(ModelFamilies.computeType("auto", Device.cpu())).isEqualTo(DataType.FLOAT32);
-    assertThat(ModelFamilies.computeType("float16", Device.cpu())).isEqualTo(DataType.FLOAT16);
-    assertThatThrownBy(() -> ModelFamilies.computeType("int4", Device.cpu()))
+    Precision auto = ModelFamilies.cpuHasBf16() ? Precision.BFLOAT16 : Precision.FLOAT32;
+    assertThat(ModelFamilies.precision("auto", Device.cpu())).isEqualTo(auto);
+    assertThat(ModelFamilies.precision(null, Device.cpu())).isEqualTo(auto);
+    assertThat(ModelFamilies.precision("float16", Device.cpu())).isEqualTo(Precision.FLOAT16);
+    assertThat(ModelFamilies.precision("bfloat16", Device.cpu())).isEqualTo(Precision.BFLOAT16);
+    assertThat(ModelFamilies.precision("auto", Device.gpu(0))).isEqualTo(Precision.FLOAT16);
+    assertThatThrownBy(() -> ModelFamilies.precision("int4", Device.cpu()))
         .isInstanceOfSatisfying(ZhikuException.class, e -> assertThat(e.param()).isEqualTo("dtype"));
-    assertThatThrownBy(() -> ModelFamilies.computeType("bfloat16", Device.cpu()))
+    assertThatThrownBy(() -> ModelFamilies.precision("bfloat16", Device.gpu(0)))
         .isInstanceOfSatisfying(ZhikuException.class, e -> assertThat(e.getMessage()).contains("float16"));
   }
 

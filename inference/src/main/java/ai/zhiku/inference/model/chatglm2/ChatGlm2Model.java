@@ -1,10 +1,11 @@
 package ai.zhiku.inference.model.chatglm2;
 
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.zhiku.inference.model.ChatModel;
 import ai.zhiku.inference.model.DecoderModel;
 import ai.zhiku.inference.model.ModelConfig;
+import ai.zhiku.inference.model.Precision;
+import ai.zhiku.inference.model.WeightLoader;
 import ai.zhiku.inference.tokenizer.ChatGlm2Tokenizer;
 import ai.zhiku.inference.tokenizer.ChatTemplate;
 import ai.zhiku.inference.weights.WeightsIndex;
@@ -18,12 +19,12 @@ public final class ChatGlm2Model {
 
   private ChatGlm2Model() {}
 
-  public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, DataType dtype) throws IOException {
+  public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
     ChatGlm2Config c = json.readValue(dir.resolve("config.json").toFile(), ChatGlm2Config.class);
     ModelConfig cfg = c.toModelConfig();
     DecoderModel model;
     try (WeightsIndex index = WeightsIndex.open(dir)) {
-      model = new DecoderModel(cfg, ChatGlm2Weights.load(index, cfg, manager, dtype), manager, dtype);
+      model = new DecoderModel(cfg, ChatGlm2Weights.load(new WeightLoader(index, manager, precision), cfg), manager, precision);
     }
     int eos = c.eosTokenId() == null ? 2 : c.eosTokenId();
     return new ChatModel("chatglm2", model, ChatGlm2Tokenizer.load(dir, cfg.vocabSize()),

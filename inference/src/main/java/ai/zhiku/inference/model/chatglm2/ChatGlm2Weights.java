@@ -1,11 +1,9 @@
 package ai.zhiku.inference.model.chatglm2;
 
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.zhiku.inference.model.LayerWeights;
 import ai.zhiku.inference.model.ModelConfig;
 import ai.zhiku.inference.model.ModelWeights;
-import ai.zhiku.inference.weights.WeightsIndex;
+import ai.zhiku.inference.model.WeightLoader;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -17,23 +15,23 @@ import java.util.List;
 public final class ChatGlm2Weights {
   private ChatGlm2Weights() {}
 
-  public static ModelWeights load(WeightsIndex index, ModelConfig cfg, NDManager m, DataType dtype) {
+  public static ModelWeights load(WeightLoader w, ModelConfig cfg) {
     List<LayerWeights> layers = new ArrayList<>();
     for (int l = 0; l < cfg.numLayers(); l++) {
       String p = "transformer.encoder.layers." + l + ".";
       layers.add(new LayerWeights(
-          index.toNDArray(p + "input_layernorm.weight", m, dtype),
-          index.toNDArray(p + "self_attention.query_key_value.weight", m, dtype),
-          cfg.qkvBias() ? index.toNDArray(p + "self_attention.query_key_value.bias", m, dtype) : null,
-          index.toNDArray(p + "self_attention.dense.weight", m, dtype),
-          index.toNDArray(p + "post_attention_layernorm.weight", m, dtype),
-          index.toNDArray(p + "mlp.dense_h_to_4h.weight", m, dtype),
-          index.toNDArray(p + "mlp.dense_4h_to_h.weight", m, dtype)));
+          w.vector(p + "input_layernorm.weight"),
+          w.matrix(p + "self_attention.query_key_value.weight"),
+          cfg.qkvBias() ? w.vector(p + "self_attention.query_key_value.bias") : null,
+          w.matrix(p + "self_attention.dense.weight"),
+          w.vector(p + "post_attention_layernorm.weight"),
+          w.matrix(p + "mlp.dense_h_to_4h.weight"),
+          w.matrix(p + "mlp.dense_4h_to_h.weight")));
     }
     return new ModelWeights(
-        index.toNDArray("transformer.embedding.word_embeddings.weight", m, dtype),
+        w.matrix("transformer.embedding.word_embeddings.weight"),
         layers,
-        index.toNDArray("transformer.encoder.final_layernorm.weight", m, dtype),
-        index.toNDArray("transformer.output_layer.weight", m, dtype));
+        w.vector("transformer.encoder.final_layernorm.weight"),
+        w.matrix("transformer.output_layer.weight"));
   }
 }

@@ -1,10 +1,11 @@
 package ai.zhiku.inference.model.internlm2;
 
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.zhiku.inference.model.ChatModel;
 import ai.zhiku.inference.model.DecoderModel;
 import ai.zhiku.inference.model.ModelConfig;
+import ai.zhiku.inference.model.Precision;
+import ai.zhiku.inference.model.WeightLoader;
 import ai.zhiku.inference.tokenizer.ChatTemplate;
 import ai.zhiku.inference.tokenizer.InternLm2Tokenizer;
 import ai.zhiku.inference.weights.WeightsIndex;
@@ -24,12 +25,12 @@ public final class InternLm2Model {
 
   private InternLm2Model() {}
 
-  public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, DataType dtype) throws IOException {
+  public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
     InternLm2Config c = json.readValue(dir.resolve("config.json").toFile(), InternLm2Config.class);
     ModelConfig cfg = c.toModelConfig();
     DecoderModel model;
     try (WeightsIndex index = WeightsIndex.open(dir)) {
-      model = new DecoderModel(cfg, InternLm2Weights.load(index, cfg, manager, dtype), manager, dtype);
+      model = new DecoderModel(cfg, InternLm2Weights.load(new WeightLoader(index, manager, precision), cfg), manager, precision);
     }
     InternLm2Tokenizer tok = InternLm2Tokenizer.load(dir, cfg.vocabSize());
     int[] stops = {2, tok.specialId("<|im_end|>") == null ? 92542 : tok.specialId("<|im_end|>")};

@@ -1,12 +1,10 @@
 package ai.zhiku.inference.model.internlm2;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.zhiku.inference.model.LayerWeights;
 import ai.zhiku.inference.model.ModelConfig;
 import ai.zhiku.inference.model.ModelWeights;
-import ai.zhiku.inference.weights.WeightsIndex;
+import ai.zhiku.inference.model.WeightLoader;
+import ai.zhiku.inference.model.WeightLoader.Rows;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -19,50 +17,36 @@ import java.util.List;
 public final class InternLm2Weights {
   private InternLm2Weights() {}
 
-  public static ModelWeights load(WeightsIndex index, ModelConfig cfg, NDManager m, DataType dtype) {
+  public static ModelWeights load(WeightLoader w, ModelConfig cfg) {
     List<LayerWeights> layers = new ArrayList<>();
     for (int l = 0; l < cfg.numLayers(); l++) {
       String p = "model.layers." + l + ".";
-      NDArray qkv;
-      NDArray qkvBias = null;
-      NDArray gateUp;
-      try (NDManager tmp = m.newSubManager()) {
-        qkv = regroup(index.toNDArray(p + "attention.wqkv.weight", tmp, dtype), cfg);
-        qkv.attach(m);
-        if (cfg.qkvBias()) {
-          qkvBias = regroup(index.toNDArray(p + "attention.wqkv.bias", tmp, dtype).expandDims(1), cfg).squeeze(1);
-          qkvBias.attach(m);
-        }
-        gateUp = index.toNDArray(p + "feed_forward.w1.weight", tmp, dtype)
-            .concat(index.toNDArray(p + "feed_forward.w3.weight", tmp, dtype), 0);
-        gateUp.attach(m);
-      }
       layers.add(new LayerWeights(
-          index.toNDArray(p + "attention_norm.weight", m, dtype),
-          qkv,
-          qkvBias,
-          index.toNDArray(p + "attention.wo.weight", m, dtype),
-          index.toNDArray(p + "ffn_norm.weight", m, dtype),
-          gateUp,
-          index.toNDArray(p + "feed_forward.w2.weight", m, dtype)));
+          w.vector(p + "attention_norm.weight"),
+          w.matrix(regrouped(p + "attention.wqkv.weight", cfg)),
+          cfg.qkvBias() ? w.vector(regrouped(p + "attention.wqkv.bias", cfg)) : null,
+          w.matrix(p + "attention.wo.weight"),
+          w.vector(p + "ffn_norm.weight"),
+          w.matrix(List.of(Rows.all(p + "feed_forward.w1.weight"), Rows.all(p + "feed_forward.w3.weight"))),
+          w.matrix(p + "feed_forward.w2.weight")));
     }
     return new ModelWeights(
-        index.toNDArray("model.tok_embeddings.weight", m, dtype),
+        w.matrix("model.tok_embeddings.weight"),
         layers,
-        index.toNDArray("model.norm.weight", m, dtype),
-        index.toNDArray("output.weight", m, dtype));
+        w.vector("model.norm.weight"),
+        w.matrix("output.weight"));
   }
 
-  /** [kvHeads * (g + 2) * hd, in] grouped rows to [q heads | k heads | v heads] rows. */
-  private static NDArray regroup(NDArray wqkv, ModelConfig cfg) {
+  /** Row ranges of the grouped [kvHeads * (g + 2) * hd] layout, in [q heads | k heads | v heads] order. */
+  static List<Rows> regrouped(String tensor, ModelConfig cfg) {
     int kv = cfg.numKvHeads();
     int g = cfg.groupSize();
     int hd = cfg.headDim();
-    long in = wqkv.getShape().get(1);
-    NDArray grouped = wqkv.reshape(kv, g + 2, hd, in);
-    NDArray q = grouped.get(":, :{}", g).reshape((long) kv * g * hd, in);
-    NDArray k = grouped.get(":, {}", g).reshape((long) kv * hd, in);
-    NDArray v = grouped.get(":, {}", g + 1).reshape((long) kv * hd, in);
-    return q.concat(k, 0).concat(v, 0);
+    long group = (long) (g + 2) * hd;
+    List<Rows> rows = new ArrayList<>(3 * kv);
+    for (int j = 0; j < kv; j++) rows.add(new Rows(tensor, j * group, (long) g * hd));
+    for (int j = 0; j < kv; j++) rows.add(new Rows(tensor, j * group + (long) g * hd, hd));
+    for (int j = 0; j < kv; j++) rows.add(new Rows(tensor, j * group + (long) (g + 1) * hd, hd));
+    return rows;
   }
 }

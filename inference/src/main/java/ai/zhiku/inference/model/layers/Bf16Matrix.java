@@ -1,0 +1,111 @@
+package ai.zhiku.inference.model.layers;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.core.Linear;
+import ai.zhiku.inference.kernel.Bf16Matmul;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+
+/**
+ * A weight kept in bfloat16 on the Java heap (2 bytes per weight) with float32 activations.
+ * DJL 0.35.1's PyTorch JNI cannot hold bfloat16 tensors, so the products are ours: steps with
+ * few rows (decode, one row per sequence) run on {@link Bf16Matmul}, which reads the weight
+ * once per step for all rows at memory speed; steps with many rows (prefill) widen the weight
+ * to float32 a slice at a time and let PyTorch's GEMM do the arithmetic, where it is strongest.
+ */
+public final class Bf16Matrix implements Matrix {
+  /** From this many rows on, PyTorch's float32 GEMM on a widened slice beats our kernel. */
+  static final int WIDEN_ROWS = 48;
+  /** Floats per widened slice (32 MiB), so prefill never holds a whole float32 copy. */
+  private static final int SLICE_FLOATS = 8 << 20;
+  private static final ThreadLocal<ByteBuffer> SCRATCH = new ThreadLocal<>();
+
+  private final short[] data;
+  private final int rows;
+  private final int cols;
+
+  public Bf16Matrix(short[] data, int rows, int cols) {
+    if ((long) rows * cols != data.length) {
+      throw new IllegalArgumentException("bfloat16 matrix [" + rows + ", " + cols + "] needs " + (long) rows * cols
+          + " values, got " + data.length);
+    }
+    this.data = data;
+    this.rows = rows;
+    this.cols = cols;
+  }
+
+  @Override
+  public long rows() { return rows; }
+
+  @Override
+  public long cols() { return cols; }
+
+  /** The raw bfloat16 values, row-major. */
+  public short[] data() { return data; }
+
+  @Override
+  public NDArray multiply(NDArray x, NDArray bias) {
+    Shape s = x.getShape();
+    if (s.dimension() != 2 || s.get(1) != cols || x.getDataType() != DataType.FLOAT32) {
+      throw new IllegalArgumentException("expected float32 activations [n, " + cols + "], got " + x.getDataType() + " " + s);
+    }
+    int n = Math.toIntExact(s.get(0));
+    NDManager m = x.getManager();
+    NDArray y;
+    if (n >= WIDEN_ROWS) {
+      y = widenedProduct(x);
+    } else {
+      float[] out = new float[Math.multiplyExact(n, rows)];
+      Bf16Matmul.shared().multiply(data, rows, cols, x.toFloatArray(), n, out);
+      y = m.create(out, new Shape(n, rows));
+    }
+    return bias == null ? y : y.add(bias);
+  }
+
+  private NDArray widenedProduct(NDArray x) {
+    int slice = Math.max(1, Math.min(rows, SLICE_FLOATS / cols));
+    ByteBuffer scratch = scratch(slice * cols);
+    FloatBuffer floats = scratch.asFloatBuffer();
+    NDManager m = x.getManager();
+    NDList parts = new NDList();
+    for (int r = 0; r < rows; r += slice) {
+      int count = Math.min(slice, rows - r);
+      Bf16Matmul.shared().widen(data, cols, r, count, floats);
+      ByteBuffer bytes = scratch.duplicate().order(ByteOrder.nativeOrder()).limit(count * cols * 4);
+      // the array may wrap the scratch buffer: it is used and closed before the buffer is refilled
+      try (NDArray w32 = m.create(bytes, new Shape(count, cols), DataType.FLOAT32)) {
+        parts.add(Linear.linear(x, w32).singletonOrThrow());
+      }
+    }
+    if (parts.size() == 1) return parts.head();
+    NDArray y = NDArrays.concat(parts, 1);
+    parts.close();
+    return y;
+  }
+
+  private static ByteBuffer scratch(int floats) {
+    ByteBuffer b = SCRATCH.get();
+    if (b == null || b.capacity() < floats * 4L) {
+      b = ByteBuffer.allocateDirect(Math.multiplyExact(floats, 4)).order(ByteOrder.nativeOrder());
+      SCRATCH.set(b);
+    }
+    return b;
+  }
+
+  @Override
+  public NDArray rows(NDManager step, long[] ids) {
+    float[] out = new float[Math.multiplyExact(ids.length, cols)];
+    for (int i = 0; i < ids.length; i++) {
+      if (ids[i] < 0 || ids[i] >= rows) throw new IndexOutOfBoundsException("row " + ids[i] + " of " + rows);
+      int base = (int) ids[i] * cols;
+      for (int k = 0; k < cols; k++) out[i * cols + k] = Float.intBitsToFloat(data[base + k] << 16);
+    }
+    return step.create(out, new Shape(ids.length, cols));
+  }
+}

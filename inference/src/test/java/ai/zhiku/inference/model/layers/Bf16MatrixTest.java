@@ -1,0 +1,69 @@
+package ai.zhiku.inference.model.layers;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.zhiku.inference.kernel.Bf16;
+import java.util.Random;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class Bf16MatrixTest {
+
+  /** Decode-sized (our kernel) and prefill-sized (widened slices through PyTorch) products, with bias. */
+  @ParameterizedTest
+  @ValueSource(ints = {1, 5, Bf16Matrix.WIDEN_ROWS + 3})
+  void multipliesLikeTheWidenedFloat32Weight(int n) {
+    int out = 96;
+    int in = 64;
+    Random rnd = new Random(n);
+    short[] data = new short[out * in];
+    float[] widened = new float[out * in];
+    for (int i = 0; i < data.length; i++) {
+      data[i] = Bf16.fromFloat((float) rnd.nextGaussian() * 0.1f);
+      widened[i] = Bf16.toFloat(data[i]);
+    }
+    Bf16Matrix m = new Bf16Matrix(data, out, in);
+    try (NDManager model = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+      NDArray bias = model.randomNormal(0, 0.1f, new Shape(out), DataType.FLOAT32);
+      NDArray reference = model.create(widened, new Shape(out, in));
+      model.cap(); // as in the engine: everything a product makes belongs to the step
+      try (NDManager step = model.newSubManager()) {
+        NDArray x = step.randomNormal(0, 1, new Shape(n, in), DataType.FLOAT32);
+        int before = step.getManagedArrays().size();
+        NDArray y = m.multiply(x, bias);
+        assertThat(y.getShape()).isEqualTo(new Shape(n, out));
+        assertThat(y.getDataType()).isEqualTo(DataType.FLOAT32);
+        assertThat(step.getManagedArrays().size()).as("temporaries are freed at once").isLessThanOrEqualTo(before + 2);
+        float[] got = y.toFloatArray();
+        float[] expected = new TorchMatrix(reference).multiply(x, bias).toFloatArray();
+        for (int i = 0; i < got.length; i++) assertThat(got[i]).isCloseTo(expected[i], Offset.offset(1e-4f));
+      }
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {7})
+  void gathersRowsAndRefusesWrongShapes(int rows) {
+    int cols = 5;
+    short[] data = new short[rows * cols];
+    for (int i = 0; i < data.length; i++) data[i] = Bf16.fromFloat(i * 0.5f);
+    Bf16Matrix m = new Bf16Matrix(data, rows, cols);
+    try (NDManager step = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+      NDArray got = m.rows(step, new long[] {3, 0, 3});
+      assertThat(got.getShape()).isEqualTo(new Shape(3, cols));
+      assertThat(got.toFloatArray()).containsExactly(7.5f, 8f, 8.5f, 9f, 9.5f, 0f, 0.5f, 1f, 1.5f, 2f, 7.5f, 8f, 8.5f, 9f, 9.5f);
+      assertThatThrownBy(() -> m.rows(step, new long[] {rows})).isInstanceOf(IndexOutOfBoundsException.class);
+      assertThatThrownBy(() -> m.multiply(step.zeros(new Shape(2, cols + 1)), null)).isInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(() -> m.multiply(step.zeros(new Shape(2, cols), DataType.FLOAT16), null))
+          .isInstanceOf(IllegalArgumentException.class);
+    }
+    assertThatThrownBy(() -> new Bf16Matrix(new short[10], 3, 3)).isInstanceOf(IllegalArgumentException.class);
+  }
+}
