@@ -103,6 +103,31 @@ public final class EngineBenchmark {
       }
     }
     System.out.println("peak RSS " + peakRss());
+    // the ceiling for one sequence: every weight but the embedding is read once per decode step
+    long perStep = (long) cfg.numLayers() * ((long) (cfg.numHeads() + 2 * cfg.numKvHeads()) * cfg.headDim() * cfg.hiddenSize()
+        + (long) cfg.hiddenSize() * cfg.numHeads() * cfg.headDim() + 3L * cfg.ffnSize() * cfg.hiddenSize())
+        + (long) cfg.vocabSize() * cfg.hiddenSize();
+    int bytes = precision == Precision.FLOAT32 ? 4 : 2;
+    double gbs = readSpeed();
+    System.out.printf("weights read per decode step %.2f GB; memory read speed now (bf16 kernel over 1 GiB) %.1f GB/s; "
+        + "bandwidth-bound ceiling for one sequence %.1f tokens/s%n", perStep * bytes / 1e9, gbs, gbs * 1e9 / (perStep * bytes));
+  }
+
+  /** GB/s of one-row products over a 1 GiB bfloat16 matrix: how fast this machine streams weights right now. */
+  private static double readSpeed() {
+    int in = 4096;
+    int out = (1 << 29) / in;
+    short[] w = new short[out * in];
+    java.util.Arrays.fill(w, Bf16.fromFloat(0.01f));
+    float[] x = new float[in];
+    float[] y = new float[out];
+    double best = 0;
+    for (int i = 0; i < 8; i++) {
+      long t0 = System.nanoTime();
+      Bf16Matmul.shared().multiply(w, out, in, x, 1, y);
+      best = Math.max(best, 2.0 * w.length / (System.nanoTime() - t0));
+    }
+    return best;
   }
 
   private static List<SeqStep> next(List<SeqStep> batch, Random rnd, ModelConfig cfg, int pos) {

@@ -17,6 +17,7 @@ public final class Bf16Matmul {
   private static final Logger log = LoggerFactory.getLogger(Bf16Matmul.class);
   /** Below this many weights one thread does it all: handing work over costs more. */
   private static final long PARALLEL_WEIGHTS = 1 << 16;
+  /** Measured: 50 us is as good as no spinning for one sequence and better for batches; 500 us is worse. */
   private static final long SPIN_NANOS = 50_000;
   private static final Bf16Kernel KERNEL = pickKernel();
   private static volatile Bf16Matmul shared;

@@ -23,6 +23,8 @@ final class VectorBf16Kernel implements Bf16Kernel {
   private static final int L = F.length();
   /** Bytes of weight per output block: it stays cached while all activation rows pass over it. */
   private static final int BLOCK_BYTES = 64 * 1024;
+  /** Columns per pass of the batched tiles (a multiple of every vector length). */
+  private static final int K_CHUNK = 512;
 
   @Override
   public void multiply(short[] w, int in, float[] x, int rows, float[] y, int out, int o0, int o1) {
@@ -40,11 +42,15 @@ final class VectorBf16Kernel implements Bf16Kernel {
     float[] buf = WIDENED.get();
     if (buf.length < 4 * in) WIDENED.set(buf = new float[4 * in]);
     int o = o0;
+    int full = rows & ~3;
     for (; o + 4 <= o1; o += 4) {
       widenRows(w, o * in, 4 * in, buf);
-      int r = 0;
-      for (; r + 4 <= rows; r += 4) tile4x4(buf, in, bound, x, r, y, out, o);
-      for (; r < rows; r++) {
+      // k in chunks, so that the chunk of the four widened rows and of every activation row stay in L1
+      for (int k0 = 0; k0 < in; k0 += K_CHUNK) {
+        int k1 = Math.min(in, k0 + K_CHUNK);
+        for (int r = 0; r < full; r += 4) tile4x4(buf, in, k0, k1, x, r, y, out, o, k0 > 0);
+      }
+      for (int r = full; r < rows; r++) {
         for (int j = 0; j < 4; j++) y[r * out + o + j] = dot(buf, j * in, x, r * in, in, bound);
       }
     }
@@ -71,8 +77,12 @@ final class VectorBf16Kernel implements Bf16Kernel {
     return s;
   }
 
-  /** Widened weight rows o..o+3 (in buf) against activation rows r..r+3. */
-  private static void tile4x4(float[] buf, int in, int bound, float[] x, int r, float[] y, int out, int o) {
+  /**
+   * Widened weight rows o..o+3 (in buf) against activation rows r..r+3 over columns [k0, k1):
+   * the sixteen dot products are stored, or added to y when {@code add}.
+   */
+  private static void tile4x4(float[] buf, int in, int k0, int k1, float[] x, int r, float[] y, int out, int o,
+                              boolean add) {
     FloatVector z = FloatVector.zero(F);
     FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
     FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
@@ -80,7 +90,8 @@ final class VectorBf16Kernel implements Bf16Kernel {
     int x1 = x0 + in;
     int x2 = x1 + in;
     int x3 = x2 + in;
-    for (int k = 0; k < bound; k += L) {
+    int bound = k0 + F.loopBound(k1 - k0);
+    for (int k = k0; k < bound; k += L) {
       FloatVector w0 = FloatVector.fromArray(F, buf, k);
       FloatVector w1 = FloatVector.fromArray(F, buf, in + k);
       FloatVector w2 = FloatVector.fromArray(F, buf, 2 * in + k);
@@ -107,28 +118,35 @@ final class VectorBf16Kernel implements Bf16Kernel {
       a33 = w3.fma(xv, a33);
     }
     int y0 = r * out + o;
-    y[y0] = sum(a00, buf, 0, x, x0, bound, in);
-    y[y0 + out] = sum(a01, buf, 0, x, x1, bound, in);
-    y[y0 + 2 * out] = sum(a02, buf, 0, x, x2, bound, in);
-    y[y0 + 3 * out] = sum(a03, buf, 0, x, x3, bound, in);
-    y[y0 + 1] = sum(a10, buf, in, x, x0, bound, in);
-    y[y0 + out + 1] = sum(a11, buf, in, x, x1, bound, in);
-    y[y0 + 2 * out + 1] = sum(a12, buf, in, x, x2, bound, in);
-    y[y0 + 3 * out + 1] = sum(a13, buf, in, x, x3, bound, in);
-    y[y0 + 2] = sum(a20, buf, 2 * in, x, x0, bound, in);
-    y[y0 + out + 2] = sum(a21, buf, 2 * in, x, x1, bound, in);
-    y[y0 + 2 * out + 2] = sum(a22, buf, 2 * in, x, x2, bound, in);
-    y[y0 + 3 * out + 2] = sum(a23, buf, 2 * in, x, x3, bound, in);
-    y[y0 + 3] = sum(a30, buf, 3 * in, x, x0, bound, in);
-    y[y0 + out + 3] = sum(a31, buf, 3 * in, x, x1, bound, in);
-    y[y0 + 2 * out + 3] = sum(a32, buf, 3 * in, x, x2, bound, in);
-    y[y0 + 3 * out + 3] = sum(a33, buf, 3 * in, x, x3, bound, in);
+    put(y, y0, add, a00.reduceLanes(VectorOperators.ADD) + tailF(buf, 0, x, x0, bound, k1));
+    put(y, y0 + out, add, a01.reduceLanes(VectorOperators.ADD) + tailF(buf, 0, x, x1, bound, k1));
+    put(y, y0 + 2 * out, add, a02.reduceLanes(VectorOperators.ADD) + tailF(buf, 0, x, x2, bound, k1));
+    put(y, y0 + 3 * out, add, a03.reduceLanes(VectorOperators.ADD) + tailF(buf, 0, x, x3, bound, k1));
+    put(y, y0 + 1, add, a10.reduceLanes(VectorOperators.ADD) + tailF(buf, in, x, x0, bound, k1));
+    put(y, y0 + out + 1, add, a11.reduceLanes(VectorOperators.ADD) + tailF(buf, in, x, x1, bound, k1));
+    put(y, y0 + 2 * out + 1, add, a12.reduceLanes(VectorOperators.ADD) + tailF(buf, in, x, x2, bound, k1));
+    put(y, y0 + 3 * out + 1, add, a13.reduceLanes(VectorOperators.ADD) + tailF(buf, in, x, x3, bound, k1));
+    put(y, y0 + 2, add, a20.reduceLanes(VectorOperators.ADD) + tailF(buf, 2 * in, x, x0, bound, k1));
+    put(y, y0 + out + 2, add, a21.reduceLanes(VectorOperators.ADD) + tailF(buf, 2 * in, x, x1, bound, k1));
+    put(y, y0 + 2 * out + 2, add, a22.reduceLanes(VectorOperators.ADD) + tailF(buf, 2 * in, x, x2, bound, k1));
+    put(y, y0 + 3 * out + 2, add, a23.reduceLanes(VectorOperators.ADD) + tailF(buf, 2 * in, x, x3, bound, k1));
+    put(y, y0 + 3, add, a30.reduceLanes(VectorOperators.ADD) + tailF(buf, 3 * in, x, x0, bound, k1));
+    put(y, y0 + out + 3, add, a31.reduceLanes(VectorOperators.ADD) + tailF(buf, 3 * in, x, x1, bound, k1));
+    put(y, y0 + 2 * out + 3, add, a32.reduceLanes(VectorOperators.ADD) + tailF(buf, 3 * in, x, x2, bound, k1));
+    put(y, y0 + 3 * out + 3, add, a33.reduceLanes(VectorOperators.ADD) + tailF(buf, 3 * in, x, x3, bound, k1));
   }
 
-  /** The lanes of acc plus the scalar tail of the dot product of a[ao..] and x[xo..]. */
-  private static float sum(FloatVector acc, float[] a, int ao, float[] x, int xo, int bound, int in) {
-    float s = acc.reduceLanes(VectorOperators.ADD);
-    for (int k = bound; k < in; k++) s += a[ao + k] * x[xo + k];
+  private static void put(float[] y, int i, boolean add, float v) {
+    y[i] = add ? y[i] + v : v;
+  }
+
+  /**
+   * The scalar tail [from, to) of the dot product of a[ao..] and x[xo..]. (Vectors are never passed
+   * to helpers: a call C2 does not inline would box them.)
+   */
+  private static float tailF(float[] a, int ao, float[] x, int xo, int from, int to) {
+    float s = 0f;
+    for (int k = from; k < to; k++) s += a[ao + k] * x[xo + k];
     return s;
   }
 

@@ -7,6 +7,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.zhiku.inference.model.layers.Bf16Matrix;
 import ai.zhiku.inference.model.layers.Layers;
 import ai.zhiku.inference.model.layers.RotaryEmbedding;
 import java.util.List;
@@ -27,6 +29,9 @@ public final class DecoderModel implements AutoCloseable {
   private final Precision precision;
   private final DataType dtype;
   private final RotaryEmbedding rope;
+  /** PyTorch's intra-op threads as configured, and as last set by this model (bfloat16 on CPU only). */
+  private final int torchThreads;
+  private int torchThreadsNow;
 
   /** New tokens of one sequence: they sit at positions start..start+tokens.length of its slot. */
   public record SeqStep(int slot, int[] tokens, int start) {}
@@ -38,6 +43,22 @@ public final class DecoderModel implements AutoCloseable {
     this.precision = precision;
     this.dtype = precision.activations();
     this.rope = new RotaryEmbedding(cfg.rope(), cfg.headDim());
+    this.torchThreads = precision == Precision.BFLOAT16 ? JniUtils.getNumThreads() : 0;
+    this.torchThreadsNow = torchThreads;
+  }
+
+  /**
+   * With bfloat16 weights a step of few rows spends its time in our kernel, on its own threads;
+   * what is left to PyTorch are small ops, which ran 8% slower per decode step with a second
+   * PyTorch thread waking and spinning beside ours on two cores. Prefill keeps all threads.
+   */
+  private void torchThreadsFor(int rows) {
+    if (torchThreads <= 1) return;
+    int want = rows < Bf16Matrix.WIDEN_ROWS ? 1 : torchThreads;
+    if (want != torchThreadsNow) {
+      JniUtils.setNumThreads(want);
+      torchThreadsNow = want;
+    }
   }
 
   public ModelConfig config() { return cfg; }
@@ -81,6 +102,7 @@ public final class DecoderModel implements AutoCloseable {
       }
       maxKv = Math.max(maxKv, s.start() + s.tokens().length);
     }
+    torchThreadsFor(total);
     try (NDManager step = manager.newSubManager()) {
       NDArray x = w.embedding().rows(step, ids); // [total, hidden]
       NDList tables = rope.tables(step, positions, maxKv, dtype);

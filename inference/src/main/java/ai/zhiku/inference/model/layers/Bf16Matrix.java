@@ -21,7 +21,7 @@ import java.nio.FloatBuffer;
  */
 public final class Bf16Matrix implements Matrix {
   /** From this many rows on, PyTorch's float32 GEMM on a widened slice beats our kernel. */
-  static final int WIDEN_ROWS = 48;
+  public static final int WIDEN_ROWS = 48;
   /** Floats per widened slice (32 MiB), so prefill never holds a whole float32 copy. */
   private static final int SLICE_FLOATS = 8 << 20;
   private static final ThreadLocal<ByteBuffer> SCRATCH = new ThreadLocal<>();
