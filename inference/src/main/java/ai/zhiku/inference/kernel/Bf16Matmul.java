@@ -2,13 +2,15 @@ package ai.zhiku.inference.kernel;
 
 import java.nio.FloatBuffer;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Matrix products with bfloat16 weights on the CPU, split by output rows over the engine's
- * compute threads (the caller's thread is one of them). The helpers spin briefly after each
+ * compute threads (the caller's thread is one of them), each thread reading its own rows of the
+ * weight once for all activation rows. The helpers spin briefly after each
  * product before parking, because a decode step calls here a few hundred times in a row with
  * PyTorch ops in between; parking and waking for each would cost more than the products of a
  * small layer. One product runs at a time: the threads are the same cores PyTorch computes on.
@@ -23,7 +25,6 @@ public final class Bf16Matmul {
   private static volatile Bf16Matmul shared;
 
   private final Helper[] helpers;
-  private final AtomicInteger pending = new AtomicInteger();
 
   private Bf16Matmul(int threads) {
     helpers = new Helper[Math.max(0, threads - 1)];
@@ -87,42 +88,45 @@ public final class Bf16Matmul {
     void run(int from, int to);
   }
 
+  /**
+   * Runs {@code work} over [0, n) on all threads. The range is cut into chunks of 16-row multiples
+   * that the threads take in turn, about eight per thread, so a helper that wakes late (parked
+   * between products) takes fewer chunks instead of making the caller wait for a fixed share. The
+   * caller waits for the chunks, not for the helpers: a helper that finds none left does nothing.
+   */
   private synchronized void parallel(int n, Range work) {
     int parts = helpers.length + 1;
-    int per = ((n + parts - 1) / parts + 15) & ~15; // 16-row aligned parts
-    pending.set(0);
-    int used = 0;
-    for (int i = 1; i < parts && i * per < n; i++) {
-      int from = i * per;
-      int to = Math.min(n, from + per);
-      pending.incrementAndGet();
-      helpers[i - 1].give(() -> work.run(from, to));
-      used++;
-    }
-    Throwable own = null;
-    try {
-      work.run(0, Math.min(n, per));
-    } catch (Throwable t) {
-      own = t;
-    }
+    int grain = Math.max(16, ((n + 8 * parts - 1) / (8 * parts) + 15) & ~15);
+    int chunks = (n + grain - 1) / grain;
+    AtomicInteger next = new AtomicInteger();
+    AtomicInteger done = new AtomicInteger();
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    Runnable loop = () -> {
+      for (int c = next.getAndIncrement(); c < chunks; c = next.getAndIncrement()) {
+        try {
+          if (failure.get() == null) work.run(c * grain, Math.min(n, (c + 1) * grain));
+        } catch (Throwable t) {
+          failure.compareAndSet(null, t);
+        } finally {
+          done.incrementAndGet();
+        }
+      }
+    };
+    for (int i = 0; i < Math.min(helpers.length, chunks - 1); i++) helpers[i].give(loop);
+    loop.run();
     long spins = 0;
-    while (pending.get() > 0) {
+    while (done.get() < chunks) {
       if (++spins > 100_000) Thread.yield();
       else Thread.onSpinWait();
     }
-    for (int i = 0; i < used; i++) {
-      Throwable t = helpers[i].failure;
-      helpers[i].failure = null;
-      if (t != null && own == null) own = t;
-    }
-    if (own instanceof RuntimeException e) throw e;
-    if (own instanceof Error e) throw e;
-    if (own != null) throw new IllegalStateException(own);
+    Throwable t = failure.get();
+    if (t instanceof RuntimeException e) throw e;
+    if (t instanceof Error e) throw e;
+    if (t != null) throw new IllegalStateException(t);
   }
 
-  private final class Helper extends Thread {
-    private volatile Runnable task;
-    private volatile Throwable failure;
+  private static final class Helper extends Thread {
+    private final AtomicReference<Runnable> task = new AtomicReference<>();
 
     Helper(String name) {
       super(name);
@@ -130,7 +134,7 @@ public final class Bf16Matmul {
     }
 
     void give(Runnable r) {
-      task = r;
+      task.set(r);
       LockSupport.unpark(this);
     }
 
@@ -138,15 +142,9 @@ public final class Bf16Matmul {
     public void run() {
       long idleSince = System.nanoTime();
       while (true) {
-        Runnable t = task;
+        Runnable t = task.getAndSet(null);
         if (t != null) {
-          task = null;
-          try {
-            t.run();
-          } catch (Throwable e) {
-            failure = e;
-          }
-          pending.decrementAndGet();
+          t.run(); // never throws: the loop records failures for the caller
           idleSince = System.nanoTime();
         } else if (System.nanoTime() - idleSince < SPIN_NANOS) {
           Thread.onSpinWait();

@@ -23,12 +23,22 @@ final class VectorBf16Kernel implements Bf16Kernel {
   private static final int L = F.length();
   /** Bytes of weight per output block: it stays cached while all activation rows pass over it. */
   private static final int BLOCK_BYTES = 64 * 1024;
+  /** From this many columns on, the activation row no longer stays in L1 beside the weight stream. */
+  private static final int WIDE_ROW = 4096;
   /** Columns per pass of the batched tiles (a multiple of every vector length). */
   private static final int K_CHUNK = 512;
 
   @Override
   public void multiply(short[] w, int in, float[] x, int rows, float[] y, int out, int o0, int o1) {
     int bound = F.loopBound(in);
+    if (rows == 1) {
+      int o = o0;
+      if (in >= WIDE_ROW) {
+        for (; o + 2 <= o1; o += 2) rowDot2(w, o * in, x, in, y, o);
+      }
+      for (; o < o1; o++) y[o] = rowDot(w, o * in, x, in);
+      return;
+    }
     if (rows < 4) {
       int block = Math.max(4, (BLOCK_BYTES / (2 * in)) & ~3);
       for (int ob = o0; ob < o1; ob += block) {
@@ -37,65 +47,67 @@ final class VectorBf16Kernel implements Bf16Kernel {
       }
       return;
     }
-    // batches: widen four weight rows at a time into a float buffer, then multiply every
-    // activation row with them in float32 (4 x 4 tiles): the widening is paid once per weight
+    // batches: widen a chunk of four weight rows into a float buffer that stays in L1, then
+    // multiply every activation row's chunk with it in float32 (4 x 4 tiles): the widening is
+    // paid once per weight, and the tiles read only L1
     float[] buf = WIDENED.get();
-    if (buf.length < 4 * in) WIDENED.set(buf = new float[4 * in]);
-    int o = o0;
     int full = rows & ~3;
+    int o = o0;
     for (; o + 4 <= o1; o += 4) {
-      widenRows(w, o * in, 4 * in, buf);
-      // k in chunks, so that the chunk of the four widened rows and of every activation row stay in L1
       for (int k0 = 0; k0 < in; k0 += K_CHUNK) {
-        int k1 = Math.min(in, k0 + K_CHUNK);
-        for (int r = 0; r < full; r += 4) tile4x4(buf, in, k0, k1, x, r, y, out, o, k0 > 0);
-      }
-      for (int r = full; r < rows; r++) {
-        for (int j = 0; j < 4; j++) y[r * out + o + j] = dot(buf, j * in, x, r * in, in, bound);
+        int n = Math.min(K_CHUNK, in - k0);
+        for (int j = 0; j < 4; j++) widenRows(w, (o + j) * in + k0, n, buf, j * K_CHUNK);
+        boolean add = k0 > 0;
+        for (int r = 0; r < full; r += 4) tile4x4(buf, n, x, in, k0, r, y, out, o, add);
+        for (int r = full; r < rows; r++) {
+          for (int j = 0; j < 4; j++) put(y, r * out + o + j, add, dot(buf, j * K_CHUNK, x, r * in + k0, n));
+        }
       }
     }
-    for (; o < o1; o++) {
-      widenRows(w, o * in, in, buf);
-      for (int r = 0; r < rows; r++) y[r * out + o] = dot(buf, 0, x, r * in, in, bound);
+    if (o < o1) {
+      for (int r = 0; r < rows; r++) tile4x1(w, in, bound, x, r, y, out, o, o1);
     }
   }
 
-  private static final ThreadLocal<float[]> WIDENED = ThreadLocal.withInitial(() -> new float[0]);
+  private static final ThreadLocal<float[]> WIDENED = ThreadLocal.withInitial(() -> new float[4 * K_CHUNK]);
 
-  private static void widenRows(short[] w, int from, int n, float[] dst) {
+  private static void widenRows(short[] w, int from, int n, float[] dst, int at) {
     int b = F.loopBound(n);
     int i = 0;
-    for (; i < b; i += L) widen(w, from + i).intoArray(dst, i);
-    for (; i < n; i++) dst[i] = Float.intBitsToFloat(w[from + i] << 16);
+    for (; i < b; i += L) widen(w, from + i).intoArray(dst, at + i);
+    for (; i < n; i++) dst[at + i] = Float.intBitsToFloat(w[from + i] << 16);
   }
 
-  private static float dot(float[] a, int ao, float[] x, int xo, int in, int bound) {
+  private static float dot(float[] a, int ao, float[] x, int xo, int n) {
+    int bound = F.loopBound(n);
     FloatVector acc = FloatVector.zero(F);
     for (int k = 0; k < bound; k += L) acc = FloatVector.fromArray(F, a, ao + k).fma(FloatVector.fromArray(F, x, xo + k), acc);
-    float s = acc.reduceLanes(VectorOperators.ADD);
-    for (int k = bound; k < in; k++) s += a[ao + k] * x[xo + k];
-    return s;
+    return acc.reduceLanes(VectorOperators.ADD) + tailF(a, ao, x, xo, bound, n);
   }
 
   /**
-   * Widened weight rows o..o+3 (in buf) against activation rows r..r+3 over columns [k0, k1):
-   * the sixteen dot products are stored, or added to y when {@code add}.
+   * A chunk of widened weight rows o..o+3 (in buf, K_CHUNK apart, n columns) against the same
+   * chunk (columns k0..k0+n) of activation rows r..r+3: the sixteen dot products are stored, or
+   * added to y when {@code add}.
    */
-  private static void tile4x4(float[] buf, int in, int k0, int k1, float[] x, int r, float[] y, int out, int o,
+  private static void tile4x4(float[] buf, int n, float[] x, int in, int k0, int r, float[] y, int out, int o,
                               boolean add) {
     FloatVector z = FloatVector.zero(F);
     FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
     FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
-    int x0 = r * in;
+    int x0 = r * in + k0;
     int x1 = x0 + in;
     int x2 = x1 + in;
     int x3 = x2 + in;
-    int bound = k0 + F.loopBound(k1 - k0);
-    for (int k = k0; k < bound; k += L) {
+    int b1 = K_CHUNK;
+    int b2 = 2 * K_CHUNK;
+    int b3 = 3 * K_CHUNK;
+    int bound = F.loopBound(n);
+    for (int k = 0; k < bound; k += L) {
       FloatVector w0 = FloatVector.fromArray(F, buf, k);
-      FloatVector w1 = FloatVector.fromArray(F, buf, in + k);
-      FloatVector w2 = FloatVector.fromArray(F, buf, 2 * in + k);
-      FloatVector w3 = FloatVector.fromArray(F, buf, 3 * in + k);
+      FloatVector w1 = FloatVector.fromArray(F, buf, b1 + k);
+      FloatVector w2 = FloatVector.fromArray(F, buf, b2 + k);
+      FloatVector w3 = FloatVector.fromArray(F, buf, b3 + k);
       FloatVector xv = FloatVector.fromArray(F, x, x0 + k);
       a00 = w0.fma(xv, a00);
       a10 = w1.fma(xv, a10);
@@ -118,22 +130,22 @@ final class VectorBf16Kernel implements Bf16Kernel {
       a33 = w3.fma(xv, a33);
     }
     int y0 = r * out + o;
-    put(y, y0, add, a00.reduceLanes(VectorOperators.ADD) + tailF(buf, 0, x, x0, bound, k1));
-    put(y, y0 + out, add, a01.reduceLanes(VectorOperators.ADD) + tailF(buf, 0, x, x1, bound, k1));
-    put(y, y0 + 2 * out, add, a02.reduceLanes(VectorOperators.ADD) + tailF(buf, 0, x, x2, bound, k1));
-    put(y, y0 + 3 * out, add, a03.reduceLanes(VectorOperators.ADD) + tailF(buf, 0, x, x3, bound, k1));
-    put(y, y0 + 1, add, a10.reduceLanes(VectorOperators.ADD) + tailF(buf, in, x, x0, bound, k1));
-    put(y, y0 + out + 1, add, a11.reduceLanes(VectorOperators.ADD) + tailF(buf, in, x, x1, bound, k1));
-    put(y, y0 + 2 * out + 1, add, a12.reduceLanes(VectorOperators.ADD) + tailF(buf, in, x, x2, bound, k1));
-    put(y, y0 + 3 * out + 1, add, a13.reduceLanes(VectorOperators.ADD) + tailF(buf, in, x, x3, bound, k1));
-    put(y, y0 + 2, add, a20.reduceLanes(VectorOperators.ADD) + tailF(buf, 2 * in, x, x0, bound, k1));
-    put(y, y0 + out + 2, add, a21.reduceLanes(VectorOperators.ADD) + tailF(buf, 2 * in, x, x1, bound, k1));
-    put(y, y0 + 2 * out + 2, add, a22.reduceLanes(VectorOperators.ADD) + tailF(buf, 2 * in, x, x2, bound, k1));
-    put(y, y0 + 3 * out + 2, add, a23.reduceLanes(VectorOperators.ADD) + tailF(buf, 2 * in, x, x3, bound, k1));
-    put(y, y0 + 3, add, a30.reduceLanes(VectorOperators.ADD) + tailF(buf, 3 * in, x, x0, bound, k1));
-    put(y, y0 + out + 3, add, a31.reduceLanes(VectorOperators.ADD) + tailF(buf, 3 * in, x, x1, bound, k1));
-    put(y, y0 + 2 * out + 3, add, a32.reduceLanes(VectorOperators.ADD) + tailF(buf, 3 * in, x, x2, bound, k1));
-    put(y, y0 + 3 * out + 3, add, a33.reduceLanes(VectorOperators.ADD) + tailF(buf, 3 * in, x, x3, bound, k1));
+    put(y, y0, add, a00.reduceLanes(VectorOperators.ADD) + tailF(buf, 0, x, x0, bound, n));
+    put(y, y0 + out, add, a01.reduceLanes(VectorOperators.ADD) + tailF(buf, 0, x, x1, bound, n));
+    put(y, y0 + 2 * out, add, a02.reduceLanes(VectorOperators.ADD) + tailF(buf, 0, x, x2, bound, n));
+    put(y, y0 + 3 * out, add, a03.reduceLanes(VectorOperators.ADD) + tailF(buf, 0, x, x3, bound, n));
+    put(y, y0 + 1, add, a10.reduceLanes(VectorOperators.ADD) + tailF(buf, b1, x, x0, bound, n));
+    put(y, y0 + out + 1, add, a11.reduceLanes(VectorOperators.ADD) + tailF(buf, b1, x, x1, bound, n));
+    put(y, y0 + 2 * out + 1, add, a12.reduceLanes(VectorOperators.ADD) + tailF(buf, b1, x, x2, bound, n));
+    put(y, y0 + 3 * out + 1, add, a13.reduceLanes(VectorOperators.ADD) + tailF(buf, b1, x, x3, bound, n));
+    put(y, y0 + 2, add, a20.reduceLanes(VectorOperators.ADD) + tailF(buf, b2, x, x0, bound, n));
+    put(y, y0 + out + 2, add, a21.reduceLanes(VectorOperators.ADD) + tailF(buf, b2, x, x1, bound, n));
+    put(y, y0 + 2 * out + 2, add, a22.reduceLanes(VectorOperators.ADD) + tailF(buf, b2, x, x2, bound, n));
+    put(y, y0 + 3 * out + 2, add, a23.reduceLanes(VectorOperators.ADD) + tailF(buf, b2, x, x3, bound, n));
+    put(y, y0 + 3, add, a30.reduceLanes(VectorOperators.ADD) + tailF(buf, b3, x, x0, bound, n));
+    put(y, y0 + out + 3, add, a31.reduceLanes(VectorOperators.ADD) + tailF(buf, b3, x, x1, bound, n));
+    put(y, y0 + 2 * out + 3, add, a32.reduceLanes(VectorOperators.ADD) + tailF(buf, b3, x, x2, bound, n));
+    put(y, y0 + 3 * out + 3, add, a33.reduceLanes(VectorOperators.ADD) + tailF(buf, b3, x, x3, bound, n));
   }
 
   private static void put(float[] y, int i, boolean add, float v) {
@@ -153,6 +165,56 @@ final class VectorBf16Kernel implements Bf16Kernel {
   private static FloatVector widen(short[] w, int i) {
     return ((IntVector) ShortVector.fromArray(S, w, i).convertShape(VectorOperators.S2I, I, 0))
         .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+  }
+
+  /**
+   * One weight row against one activation row, the row read front to back as a single stream
+   * (four accumulators for latency): hardware prefetchers follow one long stream better than
+   * four interleaved 4 KiB ones.
+   */
+  private static float rowDot(short[] w, int wo, float[] x, int in) {
+    int bound4 = in - in % (4 * L);
+    FloatVector a0 = FloatVector.zero(F);
+    FloatVector a1 = a0;
+    FloatVector a2 = a0;
+    FloatVector a3 = a0;
+    int k = 0;
+    for (; k < bound4; k += 4 * L) {
+      a0 = widen(w, wo + k).fma(FloatVector.fromArray(F, x, k), a0);
+      a1 = widen(w, wo + k + L).fma(FloatVector.fromArray(F, x, k + L), a1);
+      a2 = widen(w, wo + k + 2 * L).fma(FloatVector.fromArray(F, x, k + 2 * L), a2);
+      a3 = widen(w, wo + k + 3 * L).fma(FloatVector.fromArray(F, x, k + 3 * L), a3);
+    }
+    int bound = F.loopBound(in);
+    for (; k < bound; k += L) a0 = widen(w, wo + k).fma(FloatVector.fromArray(F, x, k), a0);
+    return a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD) + tail(w, wo, x, 0, bound, in);
+  }
+
+  /** Rows o and o+1 (adjacent, so still one stream) against one wide activation row, each x load used twice. */
+  private static void rowDot2(short[] w, int wo, float[] x, int in, float[] y, int o) {
+    int w1 = wo + in;
+    int bound2 = in - in % (2 * L);
+    FloatVector a0 = FloatVector.zero(F);
+    FloatVector a1 = a0;
+    FloatVector b0 = a0;
+    FloatVector b1 = a0;
+    int k = 0;
+    for (; k < bound2; k += 2 * L) {
+      FloatVector x0 = FloatVector.fromArray(F, x, k);
+      FloatVector x1 = FloatVector.fromArray(F, x, k + L);
+      a0 = widen(w, wo + k).fma(x0, a0);
+      a1 = widen(w, wo + k + L).fma(x1, a1);
+      b0 = widen(w, w1 + k).fma(x0, b0);
+      b1 = widen(w, w1 + k + L).fma(x1, b1);
+    }
+    int bound = F.loopBound(in);
+    for (; k < bound; k += L) {
+      FloatVector xv = FloatVector.fromArray(F, x, k);
+      a0 = widen(w, wo + k).fma(xv, a0);
+      b0 = widen(w, w1 + k).fma(xv, b0);
+    }
+    y[o] = a0.add(a1).reduceLanes(VectorOperators.ADD) + tail(w, wo, x, 0, bound, in);
+    y[o + 1] = b0.add(b1).reduceLanes(VectorOperators.ADD) + tail(w, w1, x, 0, bound, in);
   }
 
   private static float tail(short[] w, int wo, float[] x, int xo, int from, int in) {

@@ -28,9 +28,9 @@ class Bf16MatmulTest {
     assertThat(Bf16.toFloat(Bf16.fromFloat(0.15625f))).isEqualTo(0.15625f); // exactly representable
   }
 
-  /** Shapes that hit every path: tails of the vector loop, odd output counts, 1-3 rows and tiles of 4, columns in several chunks, both threads. */
+  /** Shapes that hit every path: tails of the vector loop, odd output counts, 1-3 rows and tiles of 4, columns in several chunks, wide single rows, both threads. */
   @ParameterizedTest
-  @CsvSource({"37,70,1", "37,70,3", "37,70,5", "300,272,1", "300,272,4", "300,272,9", "1024,128,6", "513,256,2", "64,32,47", "40,1100,5"})
+  @CsvSource({"37,70,1", "37,70,3", "37,70,5", "300,272,1", "300,272,4", "300,272,9", "1024,128,6", "513,256,2", "64,32,47", "40,1100,5", "33,4100,1", "40,4096,1"})
   void productsMatchADoublePrecisionReference(int out, int in, int rows) {
     Random rnd = new Random(out * 31L + in * 7L + rows);
     short[] w = new short[out * in];

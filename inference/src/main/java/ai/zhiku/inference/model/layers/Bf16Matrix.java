@@ -61,9 +61,17 @@ public final class Bf16Matrix implements Matrix {
     if (n >= WIDEN_ROWS) {
       y = widenedProduct(x);
     } else {
-      float[] out = new float[Math.multiplyExact(n, rows)];
-      Bf16Matmul.shared().multiply(data, rows, cols, x.toFloatArray(), n, out);
-      y = m.create(out, new Shape(n, rows));
+      Scratch sc = BUFFERS.get();
+      int inLen = Math.multiplyExact(n, cols);
+      int outLen = Math.multiplyExact(n, rows);
+      float[] xa = sc.in(inLen);
+      x.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer().get(xa, 0, inLen);
+      float[] out = sc.out(outLen);
+      Bf16Matmul.shared().multiply(data, rows, cols, xa, n, out);
+      ByteBuffer bytes = sc.bytes(outLen);
+      bytes.asFloatBuffer().put(out, 0, outLen);
+      y = m.create(new Shape(n, rows), DataType.FLOAT32);
+      y.set(bytes);
     }
     return bias == null ? y : y.add(bias);
   }
@@ -88,6 +96,35 @@ public final class Bf16Matrix implements Matrix {
     parts.close();
     return y;
   }
+
+  /**
+   * Per-thread buffers for decode-sized products, so that a step allocates no Java or direct
+   * memory per product: DJL's create(float[]) allocates a direct buffer each time, and freeing
+   * those waits for the garbage collector (it cost 94 ms of a 435 ms step at 8 sequences).
+   */
+  private static final class Scratch {
+    private float[] in = new float[0];
+    private float[] out = new float[0];
+    private ByteBuffer bytes = ByteBuffer.allocateDirect(0);
+
+    float[] in(int n) {
+      if (in.length < n) in = new float[n];
+      return in;
+    }
+
+    float[] out(int n) {
+      if (out.length < n) out = new float[n];
+      return out;
+    }
+
+    /** A native-order direct buffer of exactly n floats, positioned at 0. */
+    ByteBuffer bytes(int n) {
+      if (bytes.capacity() < n * 4) bytes = ByteBuffer.allocateDirect(n * 4).order(ByteOrder.nativeOrder());
+      return bytes.clear().limit(n * 4);
+    }
+  }
+
+  private static final ThreadLocal<Scratch> BUFFERS = ThreadLocal.withInitial(Scratch::new);
 
   private static ByteBuffer scratch(int floats) {
     ByteBuffer b = SCRATCH.get();

@@ -48,6 +48,28 @@ class Bf16MatrixTest {
     }
   }
 
+  /** Activations that are a strided view (a transpose) are read as their values, not their storage order. */
+  @org.junit.jupiter.api.Test
+  void readsStridedActivationsByValue() {
+    int out = 40;
+    int in = 24;
+    short[] data = new short[out * in];
+    for (int i = 0; i < data.length; i++) data[i] = Bf16.fromFloat((i % 13) * 0.25f - 1.5f);
+    Bf16Matrix m = new Bf16Matrix(data, out, in);
+    try (NDManager step = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+      NDArray t = step.randomNormal(0, 1, new Shape(in, 3), DataType.FLOAT32).transpose(); // [3, in], strided
+      float[] viaView = m.multiply(t, null).toFloatArray();
+      float[] viaCopy = m.multiply(t.duplicate(), null).toFloatArray();
+      assertThat(viaView).containsExactly(viaCopy);
+      float[] xs = t.toFloatArray();
+      for (int o = 0; o < out; o++) {
+        double e = 0;
+        for (int k = 0; k < in; k++) e += Bf16.toFloat(data[o * in + k]) * xs[k];
+        assertThat((double) viaView[o]).isCloseTo(e, Offset.offset(1e-4));
+      }
+    }
+  }
+
   @ParameterizedTest
   @ValueSource(ints = {7})
   void gathersRowsAndRefusesWrongShapes(int rows) {
