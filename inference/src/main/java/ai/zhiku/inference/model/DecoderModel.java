@@ -109,13 +109,20 @@ public final class DecoderModel implements AutoCloseable {
       DecodeBatch decode = DecodeBatch.of(step, batch);
       NDArray[] masks = new NDArray[batch.size()]; // causal masks, built once per step
       for (int l = 0; l < cfg.numLayers(); l++) {
-        LayerWeights lw = w.layers().get(l);
-        NDArray h = Layers.rmsNorm(x, lw.attnNorm(), cfg.normEps());
-        NDArray attn = attention(step, l, lw, h, batch, cache, tables, decode, masks);
-        x = x.add(lw.out().multiply(attn, null));
-        h = Layers.rmsNorm(x, lw.ffnNorm(), cfg.normEps());
-        NDArray mlp = Layers.swiGlu(lw.gateUp().multiply(h, null), cfg.ffnSize());
-        x = x.add(lw.down().multiply(mlp, null));
+        // a layer's temporaries are freed with the layer: ops put their results in the manager of
+        // their first operand, so the layer's input is moved into the layer's scope and only its
+        // output moves back (a 512-token prefill of the 6B shape held 10 GB of temporaries otherwise)
+        try (NDManager scope = step.newSubManager()) {
+          x.attach(scope);
+          LayerWeights lw = w.layers().get(l);
+          NDArray h = Layers.rmsNorm(x, lw.attnNorm(), cfg.normEps());
+          NDArray attn = attention(step, scope, l, lw, h, batch, cache, tables, decode, masks);
+          x = x.add(lw.out().multiply(attn, null));
+          h = Layers.rmsNorm(x, lw.ffnNorm(), cfg.normEps());
+          NDArray mlp = Layers.swiGlu(lw.gateUp().multiply(h, null), cfg.ffnSize());
+          x = x.add(lw.down().multiply(mlp, null));
+          x.attach(step);
+        }
       }
       NDArray rows = x;
       if (!allPositions) {
@@ -171,14 +178,14 @@ public final class DecoderModel implements AutoCloseable {
   }
 
   /** Attention when every sequence adds one token: all sequences in one set of batched ops. */
-  private NDArray decodeAttention(NDManager step, int layer, NDArray q, NDArray k, NDArray v, KvCache cache, DecodeBatch d) {
+  private NDArray decodeAttention(NDManager scope, int layer, NDArray q, NDArray k, NDArray v, KvCache cache, DecodeBatch d) {
     int heads = cfg.numHeads();
     int kvHeads = cfg.numKvHeads();
     int hd = cfg.headDim();
     long b = d.slots().length;
     cache.writeTokens(layer, d.slotIndex(), d.positions(), k, v);
-    NDArray keys = cache.keys(step, layer, d.slots(), d.slotIndex(), d.maxLength()); // [b, kvHeads, len, hd]
-    NDArray values = cache.values(step, layer, d.slots(), d.slotIndex(), d.maxLength());
+    NDArray keys = cache.keys(scope, layer, d.slots(), d.slotIndex(), d.maxLength()); // [b, kvHeads, len, hd]
+    NDArray values = cache.values(scope, layer, d.slots(), d.slotIndex(), d.maxLength());
     NDArray qs = q.reshape(b, kvHeads, cfg.groupSize(), hd);
     NDArray scores = qs.matMul(keys.transpose(0, 1, 3, 2)).mul((float) (1.0 / Math.sqrt(hd))); // [b, kvHeads, g, len]
     if (scores.getDataType() != DataType.FLOAT32) scores = scores.toType(DataType.FLOAT32, false);
@@ -188,7 +195,8 @@ public final class DecoderModel implements AutoCloseable {
     return probs.matMul(values).reshape(b, (long) heads * hd);
   }
 
-  private NDArray attention(NDManager step, int layer, LayerWeights lw, NDArray h, List<SeqStep> batch,
+  /** {@code step} holds what lives for the whole step (masks); {@code scope} this layer's temporaries. */
+  private NDArray attention(NDManager step, NDManager scope, int layer, LayerWeights lw, NDArray h, List<SeqStep> batch,
                             KvCache cache, NDList tables, DecodeBatch decode, NDArray[] masks) {
     int heads = cfg.numHeads();
     int kvHeads = cfg.numKvHeads();
@@ -201,7 +209,7 @@ public final class DecoderModel implements AutoCloseable {
     NDArray v = qkv.get(":, {}:", (heads + kvHeads) * hd).reshape(total, kvHeads, hd);
     q = rope.apply(q, tables);
     k = rope.apply(k, tables);
-    if (decode != null) return decodeAttention(step, layer, q, k, v, cache, decode);
+    if (decode != null) return decodeAttention(scope, layer, q, k, v, cache, decode);
     float scale = (float) (1.0 / Math.sqrt(hd));
     NDList outs = new NDList(batch.size());
     int row = 0;
@@ -213,8 +221,8 @@ public final class DecoderModel implements AutoCloseable {
       NDArray ks = k.get("{}:{}", row, row + n).transpose(1, 0, 2); // [kvHeads, n, hd]
       NDArray vs = v.get("{}:{}", row, row + n).transpose(1, 0, 2);
       cache.write(layer, s.slot(), s.start(), ks, vs);
-      NDArray keys = cache.keys(step, layer, s.slot(), kvLen); // [kvHeads, kvLen, hd]
-      NDArray values = cache.values(step, layer, s.slot(), kvLen);
+      NDArray keys = cache.keys(scope, layer, s.slot(), kvLen); // [kvHeads, kvLen, hd]
+      NDArray values = cache.values(scope, layer, s.slot(), kvLen);
       // query heads of one key/value head are adjacent: [kvHeads, g * n, hd], row = j * n + i
       NDArray qs = q.get("{}:{}", row, row + n).transpose(1, 0, 2).reshape(kvHeads, (long) g * n, hd);
       NDArray scores = qs.matMul(keys.transpose(0, 2, 1)).mul(scale); // [kvHeads, g * n, kvLen]
