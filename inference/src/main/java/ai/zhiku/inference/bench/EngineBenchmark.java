@@ -113,9 +113,13 @@ public final class EngineBenchmark {
         + "bandwidth-bound ceiling for one sequence %.1f tokens/s%n", perStep * bytes / 1e9, gbs, gbs * 1e9 / (perStep * bytes));
   }
 
-  /** GB/s of one-row products over a 1 GiB bfloat16 matrix: how fast this machine streams weights right now. */
+  /**
+   * GB/s of one-row products over a 1 GiB bfloat16 matrix of 2048 columns (most of a model's
+   * weights): how fast this machine streams weights right now. Machines of this kind swing widely
+   * (42-70 GB/s in ANCHORS.md, 28-36 here), so the ceiling is only comparable within one run.
+   */
   private static double readSpeed() {
-    int in = 4096;
+    int in = 2048;
     int out = (1 << 29) / in;
     short[] w = new short[out * in];
     java.util.Arrays.fill(w, Bf16.fromFloat(0.01f));

@@ -63,11 +63,24 @@ public final class Bf16Matmul {
     if ((long) out * in > w.length || (long) rows * in > x.length || (long) rows * out > y.length) {
       throw new IllegalArgumentException("matmul shapes do not fit the arrays");
     }
-    if ((long) out * in < PARALLEL_WEIGHTS || helpers.length == 0) {
-      KERNEL.multiply(w, in, x, rows, y, out, 0, out);
-      return;
+    // batches run in tiles of four rows; zero rows pad the last tile (measured for a [16384, 2048]
+    // weight: 3 rows took 4.9 ms with a one-row remainder loop, 3.7 ms padded to 4)
+    int padded = rows >= 3 ? (rows + 3) & ~3 : rows;
+    float[] xs = x;
+    float[] ys = y;
+    if (padded != rows) {
+      xs = new float[padded * in];
+      System.arraycopy(x, 0, xs, 0, rows * in);
+      ys = new float[padded * out];
     }
-    parallel(out, (o0, o1) -> KERNEL.multiply(w, in, x, rows, y, out, o0, o1));
+    float[] xf = xs;
+    float[] yf = ys;
+    if ((long) out * in < PARALLEL_WEIGHTS || helpers.length == 0) {
+      KERNEL.multiply(w, in, xf, padded, yf, out, 0, out);
+    } else {
+      parallel(out, (o0, o1) -> KERNEL.multiply(w, in, xf, padded, yf, out, o0, o1));
+    }
+    if (yf != y) System.arraycopy(yf, 0, y, 0, rows * out);
   }
 
   /** Widens rows [from, from + count) of {@code w} [?, in] to float32 into {@code dst} (from its position 0). */
