@@ -31,10 +31,13 @@ import java.util.Random;
  *
  * <pre>
  * EngineBenchmark [--shape internlm2-1.8b|chatglm2-6b] [--dtype float32|float16|bfloat16] [--layers N]
- *                 [--prompt 512] [--steps 16] [--seqs 1,8] [--threads 2]
+ *                 [--prompt 512] [--steps 16] [--seqs 1,8] [--threads 2] [--model-path DIR]
+ * EngineBenchmark --write-checkpoint DIR [--shape ...]
  * </pre>
- * Reports weight build time, prefill tokens/s for one prompt, decode tokens/s (aggregate) for
- * each batch size, and peak resident memory (VmHWM).
+ * Reports weight build (or, with --model-path, load) time, prefill tokens/s for one prompt,
+ * decode tokens/s (aggregate) for each batch size, and peak resident memory (VmHWM).
+ * --write-checkpoint writes a random bfloat16 checkpoint of the shape (see {@link CheckpointWriter})
+ * for --model-path to load, so load time and memory are measured on real files.
  */
 public final class EngineBenchmark {
   private EngineBenchmark() {}
@@ -57,6 +60,8 @@ public final class EngineBenchmark {
     int steps = 16;
     int threads = 2;
     List<Integer> seqs = List.of(1, 8);
+    Path modelPath = null;
+    Path writeTo = null;
     for (int i = 0; i + 1 < args.length; i += 2) {
       String v = args[i + 1];
       switch (args[i]) {
@@ -67,22 +72,43 @@ public final class EngineBenchmark {
         case "--steps" -> steps = Integer.parseInt(v);
         case "--threads" -> threads = Integer.parseInt(v);
         case "--seqs" -> seqs = java.util.Arrays.stream(v.split(",")).map(Integer::parseInt).toList();
+        case "--model-path" -> modelPath = Path.of(v);
+        case "--write-checkpoint" -> writeTo = Path.of(v);
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
+    }
+    if (writeTo != null) {
+      long w0 = System.nanoTime();
+      try {
+        CheckpointWriter.write(writeTo, shapeName);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      System.out.printf("wrote %s checkpoint to %s in %.1f s%n", shapeName, writeTo, (System.nanoTime() - w0) / 1e9);
+      return;
     }
     Engines.configureThreads(threads, 1);
     Device device = Engines.cpu();
     Precision precision = ModelFamilies.precision(dtypeName, device);
-    ModelConfig cfg = shape(shapeName, layers);
     int maxSeqs = seqs.stream().mapToInt(Integer::intValue).max().orElse(1);
-    System.out.printf("shape %s (%d layers), dtype %s, %d threads%s%n", shapeName, cfg.numLayers(), precision.flag(),
-        threads, precision == Precision.BFLOAT16 ? (Bf16Matmul.vectorized() ? ", Vector API kernel" : ", scalar kernel") : "");
+    String kernel = precision == Precision.BFLOAT16 ? (Bf16Matmul.vectorized() ? ", Vector API kernel" : ", scalar kernel") : "";
     long t0 = System.nanoTime();
-    NDManager manager = NDManager.newBaseManager(device, Engines.PYTORCH);
-    try (DecoderModel model = new DecoderModel(cfg, randomWeights(manager, cfg, precision), manager, precision);
+    DecoderModel loaded;
+    if (modelPath != null) {
+      loaded = ModelFamilies.loadDecoder(modelPath, device, precision);
+      System.out.printf("checkpoint %s, dtype %s, %d threads%s%n", modelPath, precision.flag(), threads, kernel);
+      System.out.printf("loaded from disk in %.1f s, peak RSS so far %s%n", (System.nanoTime() - t0) / 1e9, peakRss());
+    } else {
+      ModelConfig shape = shape(shapeName, layers);
+      System.out.printf("shape %s (%d layers), dtype %s, %d threads%s%n", shapeName, shape.numLayers(), precision.flag(),
+          threads, kernel);
+      NDManager manager = NDManager.newBaseManager(device, Engines.PYTORCH);
+      loaded = new DecoderModel(shape, randomWeights(manager, shape, precision), manager, precision);
+      System.out.printf("weights built in %.1f s%n", (System.nanoTime() - t0) / 1e9);
+    }
+    ModelConfig cfg = loaded.config();
+    try (DecoderModel model = loaded;
          KvCache cache = model.newCache(maxSeqs, prompt + steps + 8)) {
-      double loadS = (System.nanoTime() - t0) / 1e9;
-      System.out.printf("weights built in %.1f s%n", loadS);
       Random rnd = new Random(1);
       // warm-up
       model.forward(List.of(new SeqStep(0, randomIds(rnd, 8, cfg), 0)), cache, false);

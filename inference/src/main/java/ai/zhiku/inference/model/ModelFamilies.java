@@ -100,24 +100,42 @@ public final class ModelFamilies {
 
   /** Loads the chat model in {@code dir} onto {@code device}. */
   public static ChatModel load(Path dir, Device device, Precision precision) {
+    ChatModel model = loadWith(dir, device, precision, true, (arch, m) -> isGlm(arch)
+        ? ChatGlm2Model.load(dir, JSON, m, precision) : InternLm2Model.load(dir, JSON, m, precision));
+    ModelConfig c = model.model().config();
+    log.info("loaded {} ({} layers, hidden {}, vocab {}) as {} on {}", model.family(), c.numLayers(),
+        c.hiddenSize(), c.vocabSize(), precision.flag(), device);
+    return model;
+  }
+
+  /** The decoder of the chat model in {@code dir}, without tokenizer or template (benchmarks). */
+  public static DecoderModel loadDecoder(Path dir, Device device, Precision precision) {
+    return loadWith(dir, device, precision, false, (arch, m) -> isGlm(arch)
+        ? ChatGlm2Model.decoder(dir, JSON, m, precision) : InternLm2Model.decoder(dir, JSON, m, precision));
+  }
+
+  private static boolean isGlm(String arch) {
+    return arch.equals(ChatGlm2Model.ARCHITECTURE) || arch.equals("ChatGLMForConditionalGeneration");
+  }
+
+  @FunctionalInterface
+  private interface Loader<T> {
+    T load(String architecture, NDManager manager) throws IOException;
+  }
+
+  private static <T> T loadWith(Path dir, Device device, Precision precision, boolean timed, Loader<T> loader) {
     String arch = architecture(dir);
     if (arch == null) throw new CheckpointException("config.json is missing or names no architectures");
+    if (!ARCHITECTURES.contains(arch)) {
+      throw new CheckpointException("config.json: architecture " + arch + " is not supported; supported: " + ARCHITECTURES);
+    }
     if (precision == Precision.BFLOAT16) checkHeapFor(dir);
     long start = System.nanoTime();
     NDManager manager = NDManager.newBaseManager(device, Engines.PYTORCH);
     try {
-      ChatModel model;
-      if (arch.equals(ChatGlm2Model.ARCHITECTURE) || arch.equals("ChatGLMForConditionalGeneration")) {
-        model = ChatGlm2Model.load(dir, JSON, manager, precision);
-      } else if (arch.equals(InternLm2Model.ARCHITECTURE)) {
-        model = InternLm2Model.load(dir, JSON, manager, precision);
-      } else {
-        throw new CheckpointException("config.json: architecture " + arch + " is not supported; supported: " + ARCHITECTURES);
-      }
+      T model = loader.load(arch, manager);
       manager.cap(); // weights are complete: any stray attachment to this manager now throws
-      ModelConfig c = model.model().config();
-      log.info("loaded {} ({} layers, hidden {}, vocab {}) as {} on {} in {} ms", model.family(), c.numLayers(),
-          c.hiddenSize(), c.vocabSize(), precision.flag(), device, (System.nanoTime() - start) / 1_000_000);
+      if (timed) log.info("weights of {} read in {} ms", dir.getFileName(), (System.nanoTime() - start) / 1_000_000);
       return model;
     } catch (IOException e) {
       manager.close();

@@ -10,7 +10,6 @@ import ai.zhiku.inference.model.layers.TorchMatrix;
 import ai.zhiku.inference.weights.CheckpointException;
 import ai.zhiku.inference.weights.TensorInfo;
 import ai.zhiku.inference.weights.WeightsIndex;
-import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,7 +17,8 @@ import java.util.Map;
 /**
  * Reads a family's tensors in the model's {@link Precision}: vectors as arrays in the activation
  * type, matrices as {@link Matrix}, possibly assembled from row ranges of several tensors (a
- * regrouped or stacked projection). Every tensor is copied once from its memory-mapped file.
+ * regrouped or stacked projection). Every tensor is copied once from its file: PyTorch tensors from
+ * a memory map, bfloat16 matrices by streaming reads into the Java array.
  */
 public final class WeightLoader {
   /** Rows [first, first + count) of a tensor; count -1: to its end. */
@@ -98,14 +98,12 @@ public final class WeightLoader {
           + "array holds");
     }
     short[] data = new short[(int) size];
-    Map<String, ByteBuffer> mapped = new HashMap<>();
     int at = 0;
     for (Rows r : parts) {
       TensorInfo info = index.info(r.tensor());
       long rows = r.count() < 0 ? info.shape()[0] - r.first() : r.count();
-      ByteBuffer bytes = mapped.computeIfAbsent(r.tensor(), index::bytes);
       int n = Math.toIntExact(rows * cols);
-      WeightsIndex.toBf16(info, bytes, r.first() * cols, n, data, at);
+      index.readBf16(r.tensor(), r.first() * cols, n, data, at);
       at += n;
     }
     return new Bf16Matrix(data, Math.toIntExact(total), Math.toIntExact(cols));

@@ -192,21 +192,54 @@ public final class WeightsIndex implements AutoCloseable {
     return out;
   }
 
+  /** Bytes read per positional read when streaming a tensor. */
+  private static final int READ_CHUNK = 8 << 20;
+
   /**
-   * Elements [from, from + count) of a tensor whose bytes are {@code b} (from {@link #bytes}), as
-   * bfloat16 into {@code dst} at {@code at}: copied when stored as bfloat16, else rounded to nearest even.
+   * Elements [from, from + count) of a tensor as bfloat16 into {@code dst} at {@code at}: copied
+   * when stored as bfloat16, else rounded to nearest even. Contiguous tensors are streamed with
+   * positional reads through an 8 MiB buffer instead of being mapped, so loading never holds a
+   * mapped copy of the checkpoint in the process (mappings are only released by the collector).
    */
-  public static void toBf16(TensorInfo info, ByteBuffer b, long from, int count, short[] dst, int at) {
-    if (from < 0 || from + count > info.numel()) {
-      throw new IndexOutOfBoundsException("elements " + from + ".." + (from + count) + " of " + info.numel());
+  public void readBf16(String name, long from, int count, short[] dst, int at) {
+    StoredTensor t = stored(name);
+    TensorInfo info = t.info();
+    if (from < 0 || count < 0 || from + count > info.numel()) {
+      throw new IndexOutOfBoundsException("elements " + from + ".." + (from + count) + " of " + name + " (" + info.numel() + ")");
     }
-    int f = Math.toIntExact(from);
-    switch (info.dtype()) {
-      case BF16 -> b.duplicate().order(ByteOrder.LITTLE_ENDIAN).position(f * 2).asShortBuffer().get(dst, at, count);
-      case F32 -> { for (int i = 0; i < count; i++) dst[at + i] = Bf16.fromFloat(b.getFloat((f + i) * 4)); }
-      case F16 -> { for (int i = 0; i < count; i++) dst[at + i] = Bf16.fromFloat(Float.float16ToFloat(b.getShort((f + i) * 2))); }
-      case F64 -> { for (int i = 0; i < count; i++) dst[at + i] = Bf16.fromFloat((float) b.getDouble((f + i) * 8)); }
-      default -> throw new CheckpointException("tensor " + info.name() + " is " + info.dtype() + ", not floating point");
+    if (!info.dtype().isFloating()) throw new CheckpointException("tensor " + name + " is " + info.dtype() + ", not floating point");
+    int es = info.dtype().bytes();
+    if (!t.contiguous()) {
+      convert(info.dtype(), bytes(name).position(Math.toIntExact(from * es)).slice().order(ByteOrder.LITTLE_ENDIAN), count, dst, at);
+      return;
+    }
+    long pos = t.storageOffset() + (t.elementOffset() + from) * es;
+    ByteBuffer buf = ByteBuffer.allocateDirect(READ_CHUNK).order(ByteOrder.LITTLE_ENDIAN);
+    try (FileChannel ch = FileChannel.open(t.path(), StandardOpenOption.READ)) {
+      int done = 0;
+      while (done < count) {
+        int n = Math.min(count - done, READ_CHUNK / es);
+        buf.clear().limit(n * es);
+        while (buf.hasRemaining()) {
+          if (ch.read(buf, pos + (long) done * es + buf.position()) < 0) {
+            throw new CheckpointException(info.file() + " is truncated: tensor " + name + " ends past the end of the file");
+          }
+        }
+        convert(info.dtype(), buf.flip(), n, dst, at + done);
+        done += n;
+      }
+    } catch (IOException e) {
+      throw new CheckpointException("cannot read tensor " + name + " from " + info.file() + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static void convert(TensorDType type, ByteBuffer b, int n, short[] dst, int at) {
+    switch (type) {
+      case BF16 -> b.asShortBuffer().get(dst, at, n);
+      case F32 -> { for (int i = 0; i < n; i++) dst[at + i] = Bf16.fromFloat(b.getFloat(i * 4)); }
+      case F16 -> { for (int i = 0; i < n; i++) dst[at + i] = Bf16.fromFloat(Float.float16ToFloat(b.getShort(i * 2))); }
+      case F64 -> { for (int i = 0; i < n; i++) dst[at + i] = Bf16.fromFloat((float) b.getDouble(i * 8)); }
+      default -> throw new IllegalStateException(type.toString());
     }
   }
 

@@ -20,6 +20,35 @@ import org.junit.jupiter.api.io.TempDir;
 
 class WeightsIndexTest {
 
+  /** Streamed bfloat16 reads: bit copies of bfloat16 storage, rounded float32, any element range. */
+  @Test
+  void readsTensorsAsBfloat16ByStreaming() {
+    try (WeightsIndex bf = WeightsIndex.open(Goldens.dir("chatglm2-tiny-bf16"));
+         WeightsIndex f32 = WeightsIndex.open(Goldens.dir("chatglm2-tiny"))) {
+      for (String name : bf.names()) {
+        if (!bf.info(name).dtype().isFloating()) continue;
+        int n = Math.toIntExact(bf.info(name).numel());
+        short[] fromBf = new short[n];
+        bf.readBf16(name, 0, n, fromBf, 0);
+        float[] wide = bf.floats(name);
+        // bfloat16 storage comes back bit for bit (rounding an exact value is the identity); the
+        // few tensors this checkpoint keeps in float32 come back rounded
+        for (int i = 0; i < n; i++) assertThat(fromBf[i]).isEqualTo(ai.zhiku.inference.kernel.Bf16.fromFloat(wide[i]));
+        short[] rounded = new short[n];
+        f32.readBf16(name, 0, n, rounded, 0);
+        float[] exact = f32.floats(name);
+        for (int i = 0; i < n; i++) assertThat(rounded[i]).isEqualTo(ai.zhiku.inference.kernel.Bf16.fromFloat(exact[i]));
+      }
+      String emb = "transformer.embedding.word_embeddings.weight";
+      short[] part = new short[100];
+      bf.readBf16(emb, 32L * 1000 + 5, 90, part, 10);
+      float[] all = bf.floats(emb);
+      for (int i = 0; i < 90; i++) assertThat(ai.zhiku.inference.kernel.Bf16.toFloat(part[10 + i])).isEqualTo(all[32 * 1000 + 5 + i]);
+      assertThatThrownBy(() -> bf.readBf16(emb, all.length - 10, 11, new short[11], 0))
+          .isInstanceOf(IndexOutOfBoundsException.class);
+    }
+  }
+
   @Test
   void safetensorsAndTorchBinShardsHoldBitIdenticalTensors() {
     Path dir = Goldens.dir("chatglm2-tiny");

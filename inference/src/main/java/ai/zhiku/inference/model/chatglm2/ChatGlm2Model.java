@@ -19,13 +19,18 @@ public final class ChatGlm2Model {
 
   private ChatGlm2Model() {}
 
+  /** The decoder alone (config.json and weights), as the engine benchmark loads it. */
+  public static DecoderModel decoder(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
+    ModelConfig cfg = json.readValue(dir.resolve("config.json").toFile(), ChatGlm2Config.class).toModelConfig();
+    try (WeightsIndex index = WeightsIndex.open(dir)) {
+      return new DecoderModel(cfg, ChatGlm2Weights.load(new WeightLoader(index, manager, precision), cfg), manager, precision);
+    }
+  }
+
   public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
     ChatGlm2Config c = json.readValue(dir.resolve("config.json").toFile(), ChatGlm2Config.class);
-    ModelConfig cfg = c.toModelConfig();
-    DecoderModel model;
-    try (WeightsIndex index = WeightsIndex.open(dir)) {
-      model = new DecoderModel(cfg, ChatGlm2Weights.load(new WeightLoader(index, manager, precision), cfg), manager, precision);
-    }
+    DecoderModel model = decoder(dir, json, manager, precision);
+    ModelConfig cfg = model.config();
     int eos = c.eosTokenId() == null ? 2 : c.eosTokenId();
     return new ChatModel("chatglm2", model, ChatGlm2Tokenizer.load(dir, cfg.vocabSize()),
         ChatTemplate.named("chatglm2"), new int[] {eos});

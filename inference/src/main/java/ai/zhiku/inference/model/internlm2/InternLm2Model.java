@@ -25,13 +25,17 @@ public final class InternLm2Model {
 
   private InternLm2Model() {}
 
-  public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
-    InternLm2Config c = json.readValue(dir.resolve("config.json").toFile(), InternLm2Config.class);
-    ModelConfig cfg = c.toModelConfig();
-    DecoderModel model;
+  /** The decoder alone (config.json and weights), as the engine benchmark loads it. */
+  public static DecoderModel decoder(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
+    ModelConfig cfg = json.readValue(dir.resolve("config.json").toFile(), InternLm2Config.class).toModelConfig();
     try (WeightsIndex index = WeightsIndex.open(dir)) {
-      model = new DecoderModel(cfg, InternLm2Weights.load(new WeightLoader(index, manager, precision), cfg), manager, precision);
+      return new DecoderModel(cfg, InternLm2Weights.load(new WeightLoader(index, manager, precision), cfg), manager, precision);
     }
+  }
+
+  public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
+    DecoderModel model = decoder(dir, json, manager, precision);
+    ModelConfig cfg = model.config();
     InternLm2Tokenizer tok = InternLm2Tokenizer.load(dir, cfg.vocabSize());
     int[] stops = {2, tok.specialId("<|im_end|>") == null ? 92542 : tok.specialId("<|im_end|>")};
     Path gen = dir.resolve("generation_config.json");

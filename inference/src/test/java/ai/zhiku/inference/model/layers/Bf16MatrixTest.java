@@ -60,7 +60,8 @@ class Bf16MatrixTest {
       NDArray t = step.randomNormal(0, 1, new Shape(in, 3), DataType.FLOAT32).transpose(); // [3, in], strided
       float[] viaView = m.multiply(t, null).toFloatArray();
       float[] viaCopy = m.multiply(t.duplicate(), null).toFloatArray();
-      assertThat(viaView).containsExactly(viaCopy);
+      // the Vector API's interpreted fallback and C2 sum lanes in different orders: equal to rounding
+      for (int i = 0; i < viaView.length; i++) assertThat(viaView[i]).isCloseTo(viaCopy[i], Offset.offset(1e-5f));
       float[] xs = t.toFloatArray();
       for (int o = 0; o < out; o++) {
         double e = 0;
