@@ -35,7 +35,31 @@ class RealModelServingTest {
       cluster.addWorker(new HostedModel.Chat(List.of(model),
           ChatEngineFactory.open(new ChatEngineConfig(GOLDEN.resolve(model), "cpu", "float32", null, 4))), 8, 8);
     }
+    // the bfloat16 checkpoint served twice: float32 compute and our bfloat16 kernel
+    for (String dtype : List.of("float32", "bfloat16")) {
+      cluster.addWorker(new HostedModel.Chat(List.of("glm-bf16-as-" + dtype), ChatEngineFactory.open(
+          new ChatEngineConfig(GOLDEN.resolve("chatglm2-tiny-bf16"), "cpu", dtype, null, 4))), 8, 8);
+    }
     cluster.startApi(List.of(), 1 << 20);
+  }
+
+  /** --dtype bfloat16 through the whole stack answers what float32 compute answers on the same weights. */
+  @org.junit.jupiter.api.Test
+  void bfloat16ServingGivesTheFloat32GreedyText() throws Exception {
+    for (String query : List.of("你好", "What is the capital of France?", "写一首关于春天的诗")) {
+      JsonObject body = new JsonObject().put("messages", new JsonArray().add(new JsonObject().put("role", "user")
+          .put("content", query))).put("temperature", 0).put("max_tokens", 16);
+      String[] texts = new String[2];
+      int i = 0;
+      for (String dtype : List.of("float32", "bfloat16")) {
+        HttpResponse<String> r = cluster.post("/v1/chat/completions", body.copy().put("model", "glm-bf16-as-" + dtype).encode());
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        JsonObject out = new JsonObject(r.body());
+        assertThat(out.getJsonObject("usage").getInteger("completion_tokens")).isEqualTo(16);
+        texts[i++] = out.getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content");
+      }
+      assertThat(texts[1]).as(query).isNotBlank().isEqualTo(texts[0]);
+    }
   }
 
   @AfterAll

@@ -204,11 +204,11 @@ public final class DecoderModel implements AutoCloseable {
     int g = cfg.groupSize();
     long total = h.getShape().get(0);
     NDArray qkv = lw.qkv().multiply(h, lw.qkvBias()); // [total, (heads + 2 kvHeads) * hd]
-    NDArray q = qkv.get(":, :{}", heads * hd).reshape(total, heads, hd);
-    NDArray k = qkv.get(":, {}:{}", heads * hd, (heads + kvHeads) * hd).reshape(total, kvHeads, hd);
+    // queries and keys are rotated together (the tables broadcast over heads): half the small ops
+    NDArray qk = rope.apply(qkv.get(":, :{}", (heads + kvHeads) * hd).reshape(total, heads + kvHeads, hd), tables);
+    NDArray q = qk.get(":, :{}", heads);
+    NDArray k = qk.get(":, {}:", heads);
     NDArray v = qkv.get(":, {}:", (heads + kvHeads) * hd).reshape(total, kvHeads, hd);
-    q = rope.apply(q, tables);
-    k = rope.apply(k, tables);
     if (decode != null) return decodeAttention(scope, layer, q, k, v, cache, decode);
     float scale = (float) (1.0 / Math.sqrt(hd));
     NDList outs = new NDList(batch.size());
