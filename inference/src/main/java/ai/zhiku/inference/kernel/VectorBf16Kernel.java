@@ -32,8 +32,11 @@ final class VectorBf16Kernel implements Bf16Kernel {
    * 3 rows 4.7 ms streaming against 3.4 ms tiled.
    */
   private static final int SMALL_BATCH = 3;
-  /** Columns per pass of the batched tiles (a multiple of every vector length). */
-  private static final int K_CHUNK = 512;
+  /**
+   * Columns per pass of the batched tiles (a multiple of every vector length). Measured for a
+   * [16384, 2048] weight and 16 rows: 128 columns 11.0 ms, 256 8.9, 512 8.5, 1024 7.8, 2048 8.4.
+   */
+  private static final int K_CHUNK = 1024;
 
   @Override
   public void multiply(short[] w, int in, float[] x, int rows, float[] y, int out, int o0, int o1) {
