@@ -11,6 +11,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.zhiku.inference.model.layers.Bf16Matrix;
 import ai.zhiku.inference.model.layers.Layers;
 import ai.zhiku.inference.model.layers.RotaryEmbedding;
+import ai.zhiku.inference.model.layers.RowOps;
 import java.util.List;
 
 /**
@@ -29,6 +30,8 @@ public final class DecoderModel implements AutoCloseable {
   private final Precision precision;
   private final DataType dtype;
   private final RotaryEmbedding rope;
+  /** Norm weights and biases as Java arrays, per layer: [attnNorm, ffnNorm, qkvBias or null] (bfloat16 only). */
+  private final float[][][] javaRows;
   /** PyTorch's intra-op threads as configured, and as last set by this model (bfloat16 on CPU only). */
   private final int torchThreads;
   private int torchThreadsNow;
@@ -44,6 +47,16 @@ public final class DecoderModel implements AutoCloseable {
     this.dtype = precision.activations();
     this.rope = new RotaryEmbedding(cfg.rope(), cfg.headDim());
     this.torchThreads = precision == Precision.BFLOAT16 ? JniUtils.getNumThreads() : 0;
+    if (precision == Precision.BFLOAT16 && w.embedding() instanceof Bf16Matrix) {
+      javaRows = new float[cfg.numLayers()][][];
+      for (int l = 0; l < cfg.numLayers(); l++) {
+        LayerWeights lw = w.layers().get(l);
+        javaRows[l] = new float[][] {lw.attnNorm().toFloatArray(), lw.ffnNorm().toFloatArray(),
+            lw.qkvBias() == null ? null : lw.qkvBias().toFloatArray()};
+      }
+    } else {
+      javaRows = null;
+    }
     this.torchThreadsNow = torchThreads;
   }
 
@@ -104,26 +117,12 @@ public final class DecoderModel implements AutoCloseable {
     }
     torchThreadsFor(total);
     try (NDManager step = manager.newSubManager()) {
-      NDArray x = w.embedding().rows(step, ids); // [total, hidden]
       NDList tables = rope.tables(step, positions, maxKv, dtype);
       DecodeBatch decode = DecodeBatch.of(step, batch);
       NDArray[] masks = new NDArray[batch.size()]; // causal masks, built once per step
-      for (int l = 0; l < cfg.numLayers(); l++) {
-        // a layer's temporaries are freed with the layer: ops put their results in the manager of
-        // their first operand, so the layer's input is moved into the layer's scope and only its
-        // output moves back (a 512-token prefill of the 6B shape held 10 GB of temporaries otherwise)
-        try (NDManager scope = step.newSubManager()) {
-          x.attach(scope);
-          LayerWeights lw = w.layers().get(l);
-          NDArray h = Layers.rmsNorm(x, lw.attnNorm(), cfg.normEps());
-          NDArray attn = attention(step, scope, l, lw, h, batch, cache, tables, decode, masks);
-          x = x.add(lw.out().multiply(attn, null));
-          h = Layers.rmsNorm(x, lw.ffnNorm(), cfg.normEps());
-          NDArray mlp = Layers.swiGlu(lw.gateUp().multiply(h, null), cfg.ffnSize());
-          x = x.add(lw.down().multiply(mlp, null));
-          x.attach(step);
-        }
-      }
+      NDArray x = javaRows != null && total < Bf16Matrix.WIDEN_ROWS
+          ? layersInJava(step, ids, batch, cache, tables, decode, masks)
+          : layersInTorch(step, ids, batch, cache, tables, decode, masks);
       NDArray rows = x;
       if (!allPositions) {
         long[] last = new long[batch.size()];
@@ -195,15 +194,80 @@ public final class DecoderModel implements AutoCloseable {
     return probs.matMul(values).reshape(b, (long) heads * hd);
   }
 
+  /** The layers on PyTorch (float32, float16, and prefill-sized steps with bfloat16 weights). */
+  private NDArray layersInTorch(NDManager step, long[] ids, List<SeqStep> batch, KvCache cache, NDList tables,
+                                DecodeBatch decode, NDArray[] masks) {
+    NDArray x = w.embedding().rows(step, ids); // [total, hidden]
+    for (int l = 0; l < cfg.numLayers(); l++) {
+      // a layer's temporaries are freed with the layer: ops put their results in the manager of
+      // their first operand, so the layer's input is moved into the layer's scope and only its
+      // output moves back (a 512-token prefill of the 6B shape held 10 GB of temporaries otherwise)
+      try (NDManager scope = step.newSubManager()) {
+        x.attach(scope);
+        LayerWeights lw = w.layers().get(l);
+        NDArray h = Layers.rmsNorm(x, lw.attnNorm(), cfg.normEps());
+        NDArray qkv = lw.qkv().multiply(h, lw.qkvBias()); // [total, (heads + 2 kvHeads) * hd]
+        NDArray attn = attention(step, scope, l, qkv, batch, cache, tables, decode, masks);
+        x = x.add(lw.out().multiply(attn, null));
+        h = Layers.rmsNorm(x, lw.ffnNorm(), cfg.normEps());
+        NDArray mlp = Layers.swiGlu(lw.gateUp().multiply(h, null), cfg.ffnSize());
+        x = x.add(lw.down().multiply(mlp, null));
+        x.attach(step);
+      }
+    }
+    return x;
+  }
+
+  /**
+   * The layers of a decode-sized step with bfloat16 weights: the residual stream, norms, SwiGLU and
+   * every product stay in Java arrays; only attention (rotary, KV cache) runs on PyTorch.
+   *
+   * @return the last layer's output [total, hidden], owned by {@code step}
+   */
+  private NDArray layersInJava(NDManager step, long[] ids, List<SeqStep> batch, KvCache cache, NDList tables,
+                               DecodeBatch decode, NDArray[] masks) {
+    int n = ids.length;
+    int d = cfg.hiddenSize();
+    int ffn = cfg.ffnSize();
+    int attnWidth = cfg.numHeads() * cfg.headDim();
+    int qkvWidth = (cfg.numHeads() + 2 * cfg.numKvHeads()) * cfg.headDim();
+    float[] x = new float[n * d];
+    ((Bf16Matrix) w.embedding()).rows(ids, x);
+    float[] h = new float[n * d];
+    float[] qkv = new float[n * qkvWidth];
+    float[] attn = new float[n * attnWidth];
+    float[] proj = new float[n * d];
+    float[] gateUp = new float[n * 2 * ffn];
+    float[] act = new float[n * ffn];
+    for (int l = 0; l < cfg.numLayers(); l++) {
+      LayerWeights lw = w.layers().get(l);
+      float[][] rows = javaRows[l];
+      RowOps.rmsNorm(x, rows[0], cfg.normEps(), n, d, h);
+      ((Bf16Matrix) lw.qkv()).multiply(h, n, qkv);
+      if (rows[2] != null) RowOps.addRows(qkv, rows[2], n, qkvWidth);
+      try (NDManager scope = step.newSubManager()) {
+        NDArray a = attention(step, scope, l, Bf16Matrix.array(scope, qkv, n, qkvWidth), batch, cache, tables, decode, masks);
+        Bf16Matrix.read(a, attn, n * attnWidth);
+      }
+      ((Bf16Matrix) lw.out()).multiply(attn, n, proj);
+      RowOps.addInPlace(x, proj, n * d);
+      RowOps.rmsNorm(x, rows[1], cfg.normEps(), n, d, h);
+      ((Bf16Matrix) lw.gateUp()).multiply(h, n, gateUp);
+      RowOps.swiGlu(gateUp, n, ffn, act);
+      ((Bf16Matrix) lw.down()).multiply(act, n, proj);
+      RowOps.addInPlace(x, proj, n * d);
+    }
+    return Bf16Matrix.array(step, x, n, d);
+  }
+
   /** {@code step} holds what lives for the whole step (masks); {@code scope} this layer's temporaries. */
-  private NDArray attention(NDManager step, NDManager scope, int layer, LayerWeights lw, NDArray h, List<SeqStep> batch,
+  private NDArray attention(NDManager step, NDManager scope, int layer, NDArray qkv, List<SeqStep> batch,
                             KvCache cache, NDList tables, DecodeBatch decode, NDArray[] masks) {
     int heads = cfg.numHeads();
     int kvHeads = cfg.numKvHeads();
     int hd = cfg.headDim();
     int g = cfg.groupSize();
-    long total = h.getShape().get(0);
-    NDArray qkv = lw.qkv().multiply(h, lw.qkvBias()); // [total, (heads + 2 kvHeads) * hd]
+    long total = qkv.getShape().get(0);
     // queries and keys are rotated together (the tables broadcast over heads): half the small ops
     NDArray qk = rope.apply(qkv.get(":, :{}", (heads + kvHeads) * hd).reshape(total, heads + kvHeads, hd), tables);
     NDArray q = qk.get(":, :{}", heads);

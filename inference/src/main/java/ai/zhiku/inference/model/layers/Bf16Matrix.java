@@ -62,18 +62,42 @@ public final class Bf16Matrix implements Matrix {
       y = widenedProduct(x);
     } else {
       Scratch sc = BUFFERS.get();
-      int inLen = Math.multiplyExact(n, cols);
-      int outLen = Math.multiplyExact(n, rows);
-      float[] xa = sc.in(inLen);
-      x.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer().get(xa, 0, inLen);
-      float[] out = sc.out(outLen);
+      float[] xa = sc.in(Math.multiplyExact(n, cols));
+      read(x, xa, n * cols);
+      float[] out = sc.out(Math.multiplyExact(n, rows));
       Bf16Matmul.shared().multiply(data, rows, cols, xa, n, out);
-      ByteBuffer bytes = sc.bytes(outLen);
-      bytes.asFloatBuffer().put(out, 0, outLen);
-      y = m.create(new Shape(n, rows), DataType.FLOAT32);
-      y.set(bytes);
+      y = array(m, out, n, rows);
     }
     return bias == null ? y : y.add(bias);
+  }
+
+  /** {@code y[n, rows] = x[n, cols] · wᵀ} on Java arrays (decode steps that stay in Java between products). */
+  public void multiply(float[] x, int n, float[] y) {
+    Bf16Matmul.shared().multiply(data, rows, cols, x, n, y);
+  }
+
+  /** Rows {@code ids} widened into {@code out} [ids.length, cols]. */
+  public void rows(long[] ids, float[] out) {
+    for (int i = 0; i < ids.length; i++) {
+      if (ids[i] < 0 || ids[i] >= rows) throw new IndexOutOfBoundsException("row " + ids[i] + " of " + rows);
+      int base = (int) ids[i] * cols;
+      for (int k = 0; k < cols; k++) out[i * cols + k] = Float.intBitsToFloat(data[base + k] << 16);
+    }
+  }
+
+  /** A float32 array [n, cols] in {@code m} holding {@code v}, without a direct buffer per call. */
+  public static NDArray array(NDManager m, float[] v, int n, int cols) {
+    int len = Math.multiplyExact(n, cols);
+    ByteBuffer bytes = BUFFERS.get().bytes(len);
+    bytes.asFloatBuffer().put(v, 0, len);
+    NDArray a = m.create(new Shape(n, cols), DataType.FLOAT32);
+    a.set(bytes);
+    return a;
+  }
+
+  /** The values of a float32 array into {@code dst} (its first {@code len}). */
+  public static void read(NDArray a, float[] dst, int len) {
+    a.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer().get(dst, 0, len);
   }
 
   private NDArray widenedProduct(NDArray x) {
@@ -138,11 +162,7 @@ public final class Bf16Matrix implements Matrix {
   @Override
   public NDArray rows(NDManager step, long[] ids) {
     float[] out = new float[Math.multiplyExact(ids.length, cols)];
-    for (int i = 0; i < ids.length; i++) {
-      if (ids[i] < 0 || ids[i] >= rows) throw new IndexOutOfBoundsException("row " + ids[i] + " of " + rows);
-      int base = (int) ids[i] * cols;
-      for (int k = 0; k < cols; k++) out[i * cols + k] = Float.intBitsToFloat(data[base + k] << 16);
-    }
-    return step.create(out, new Shape(ids.length, cols));
+    rows(ids, out);
+    return array(step, out, ids.length, cols);
   }
 }
