@@ -32,9 +32,8 @@ public final class DecoderModel implements AutoCloseable {
   private final RotaryEmbedding rope;
   /** Norm weights and biases as Java arrays, per layer: [attnNorm, ffnNorm, qkvBias or null] (bfloat16 only). */
   private final float[][][] javaRows;
-  /** PyTorch's intra-op threads as configured, and as last set by this model (bfloat16 on CPU only). */
+  /** PyTorch's intra-op threads as configured for the engine. */
   private final int torchThreads;
-  private int torchThreadsNow;
 
   /** New tokens of one sequence: they sit at positions start..start+tokens.length of its slot. */
   public record SeqStep(int slot, int[] tokens, int start) {}
@@ -46,7 +45,8 @@ public final class DecoderModel implements AutoCloseable {
     this.precision = precision;
     this.dtype = precision.activations();
     this.rope = new RotaryEmbedding(cfg.rope(), cfg.headDim());
-    this.torchThreads = precision == Precision.BFLOAT16 ? JniUtils.getNumThreads() : 0;
+    String configured = System.getProperty("ai.djl.pytorch.num_threads");
+    this.torchThreads = configured == null ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(configured.trim());
     if (precision == Precision.BFLOAT16 && w.embedding() instanceof Bf16Matrix) {
       javaRows = new float[cfg.numLayers()][][];
       for (int l = 0; l < cfg.numLayers(); l++) {
@@ -57,21 +57,18 @@ public final class DecoderModel implements AutoCloseable {
     } else {
       javaRows = null;
     }
-    this.torchThreadsNow = torchThreads;
   }
 
   /**
    * With bfloat16 weights a step of few rows spends its time in our kernel, on its own threads;
    * what is left to PyTorch are small ops, which ran 8% slower per decode step with a second
    * PyTorch thread waking and spinning beside ours on two cores. Prefill keeps all threads.
+   * PyTorch's setting belongs to the calling thread but also becomes the default of threads that
+   * start later, so every model sets what it wants on its own thread, whatever ran before.
    */
   private void torchThreadsFor(int rows) {
-    if (torchThreads <= 1) return;
-    int want = rows < Bf16Matrix.WIDEN_ROWS ? 1 : torchThreads;
-    if (want != torchThreadsNow) {
-      JniUtils.setNumThreads(want);
-      torchThreadsNow = want;
-    }
+    int want = precision == Precision.BFLOAT16 && rows < Bf16Matrix.WIDEN_ROWS ? 1 : torchThreads;
+    if (JniUtils.getNumThreads() != want) JniUtils.setNumThreads(want);
   }
 
   public ModelConfig config() { return cfg; }

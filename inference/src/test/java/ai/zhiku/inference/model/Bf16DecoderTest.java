@@ -104,6 +104,37 @@ class Bf16DecoderTest {
     }
   }
 
+  /**
+   * A bfloat16 decode step runs PyTorch on one thread, and PyTorch makes that the default of threads
+   * started later: a float32 model on a fresh thread must still compute with the configured threads.
+   */
+  @Test
+  void aBfloat16DecodeStepLeavesOtherModelsTheirThreads() throws Exception {
+    int configured = Integer.parseInt(System.getProperty("ai.djl.pytorch.num_threads",
+        Integer.toString(Runtime.getRuntime().availableProcessors())));
+    org.junit.jupiter.api.Assumptions.assumeTrue(configured > 1, "needs more than one core");
+    try (ChatModel bf = ModelFamilies.load(Goldens.dir("chatglm2-tiny-bf16"), Engines.cpu(), Precision.BFLOAT16);
+         ChatModel f32 = ModelFamilies.load(Goldens.dir("chatglm2-tiny"), Engines.cpu(), Precision.FLOAT32);
+         KvCache cb = bf.model().newCache(1, 16);
+         KvCache cf = f32.model().newCache(1, 16)) {
+      int[] seen = new int[2];
+      Thread a = new Thread(() -> {
+        bf.model().forward(List.of(new SeqStep(0, new int[] {64790}, 0)), cb, false);
+        seen[0] = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+      });
+      a.start();
+      a.join();
+      Thread b = new Thread(() -> {
+        f32.model().forward(List.of(new SeqStep(0, new int[] {64790}, 0)), cf, false);
+        seen[1] = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+      });
+      b.start();
+      b.join();
+      assertThat(seen[0]).as("bfloat16 decode thread").isEqualTo(1);
+      assertThat(seen[1]).as("float32 model on a later thread").isEqualTo(configured);
+    }
+  }
+
   private static void assertClose(float[] a, float[] b, double tol, String what) {
     assertThat(a).hasSameSizeAs(b);
     double max = 0;
