@@ -2,6 +2,7 @@ package ai.zhiku.embeddings;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -151,6 +152,10 @@ final class BertEncoder implements Encoder {
 
   /** last_hidden_state [b, s, h] for right-padded ids, attached to {@code call}. */
   private NDArray forward(NDManager call, long[] flatIds, NDArray mask, int batch, int seq) {
+    // PyTorch's thread count belongs to the calling thread and a thread's first use takes the
+    // process default, which a bfloat16 chat model in the same JVM lowers during its decode steps
+    int threads = Integer.parseInt(System.getProperty("ai.djl.pytorch.num_threads", Integer.toString(DjlSetup.cores())));
+    if (JniUtils.getNumThreads() != threads) JniUtils.setNumThreads(threads);
     if (seq > config.maxPositions()) {
       throw new IllegalArgumentException("sequence of " + seq + " tokens exceeds max_position_embeddings " + config.maxPositions());
     }
