@@ -30,8 +30,11 @@ public final class DecoderModel implements AutoCloseable {
   private final Precision precision;
   private final DataType dtype;
   private final RotaryEmbedding rope;
-  /** Norm weights and biases as Java arrays, per layer: [attnNorm, ffnNorm, qkvBias or null] (bfloat16 only). */
-  private final float[][][] javaRows;
+  /** A layer's vectors as Java arrays, for decode steps that run in Java (bfloat16 only). */
+  private record JavaVectors(float[] attnNorm, float[] ffnNorm, float[] qkvBias) {}
+
+  /** Per layer; null unless the weights are bfloat16. */
+  private final JavaVectors[] javaVectors;
   /** PyTorch's intra-op threads as configured for the engine. */
   private final int torchThreads;
 
@@ -48,14 +51,14 @@ public final class DecoderModel implements AutoCloseable {
     String configured = System.getProperty("ai.djl.pytorch.num_threads");
     this.torchThreads = configured == null ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(configured.trim());
     if (precision == Precision.BFLOAT16 && w.embedding() instanceof Bf16Matrix) {
-      javaRows = new float[cfg.numLayers()][][];
+      javaVectors = new JavaVectors[cfg.numLayers()];
       for (int l = 0; l < cfg.numLayers(); l++) {
         LayerWeights lw = w.layers().get(l);
-        javaRows[l] = new float[][] {lw.attnNorm().toFloatArray(), lw.ffnNorm().toFloatArray(),
-            lw.qkvBias() == null ? null : lw.qkvBias().toFloatArray()};
+        javaVectors[l] = new JavaVectors(lw.attnNorm().toFloatArray(), lw.ffnNorm().toFloatArray(),
+            lw.qkvBias() == null ? null : lw.qkvBias().toFloatArray());
       }
     } else {
-      javaRows = null;
+      javaVectors = null;
     }
   }
 
@@ -117,7 +120,7 @@ public final class DecoderModel implements AutoCloseable {
       NDList tables = rope.tables(step, positions, maxKv, dtype);
       DecodeBatch decode = DecodeBatch.of(step, batch);
       NDArray[] masks = new NDArray[batch.size()]; // causal masks, built once per step
-      NDArray x = javaRows != null && total < Bf16Matrix.WIDEN_ROWS
+      NDArray x = javaVectors != null && total < Bf16Matrix.WIDEN_ROWS
           ? layersInJava(step, ids, batch, cache, tables, decode, masks)
           : layersInTorch(step, ids, batch, cache, tables, decode, masks);
       NDArray rows = x;
@@ -238,17 +241,17 @@ public final class DecoderModel implements AutoCloseable {
     float[] act = new float[n * ffn];
     for (int l = 0; l < cfg.numLayers(); l++) {
       LayerWeights lw = w.layers().get(l);
-      float[][] rows = javaRows[l];
-      RowOps.rmsNorm(x, rows[0], cfg.normEps(), n, d, h);
+      JavaVectors v = javaVectors[l];
+      RowOps.rmsNorm(x, v.attnNorm(), cfg.normEps(), n, d, h);
       ((Bf16Matrix) lw.qkv()).multiply(h, n, qkv);
-      if (rows[2] != null) RowOps.addRows(qkv, rows[2], n, qkvWidth);
+      if (v.qkvBias() != null) RowOps.addRows(qkv, v.qkvBias(), n, qkvWidth);
       try (NDManager scope = step.newSubManager()) {
         NDArray a = attention(step, scope, l, Bf16Matrix.array(scope, qkv, n, qkvWidth), batch, cache, tables, decode, masks);
         Bf16Matrix.read(a, attn, n * attnWidth);
       }
       ((Bf16Matrix) lw.out()).multiply(attn, n, proj);
       RowOps.addInPlace(x, proj, n * d);
-      RowOps.rmsNorm(x, rows[1], cfg.normEps(), n, d, h);
+      RowOps.rmsNorm(x, v.ffnNorm(), cfg.normEps(), n, d, h);
       ((Bf16Matrix) lw.gateUp()).multiply(h, n, gateUp);
       RowOps.swiGlu(gateUp, n, ffn, act);
       ((Bf16Matrix) lw.down()).multiply(act, n, proj);
