@@ -90,13 +90,15 @@ public final class Bf16Matrix implements Matrix {
     }
   }
 
-  /** A float32 array [n, cols] in {@code m} holding {@code v}, without a direct buffer per call. */
+  /**
+   * A float32 array [n, cols] in {@code m} holding {@code v}, written straight into the memory
+   * PyTorch allocated for it (a fresh CPU tensor's buffer is a live view). Neither DJL's
+   * create(float[]) (a direct buffer per call, freed only by the collector) nor set(ByteBuffer)
+   * (the array then wraps that buffer, so a shared one would be overwritten by the next call).
+   */
   public static NDArray array(NDManager m, float[] v, int n, int cols) {
-    int len = Math.multiplyExact(n, cols);
-    ByteBuffer bytes = BUFFERS.get().bytes(len);
-    bytes.asFloatBuffer().put(v, 0, len);
     NDArray a = m.create(new Shape(n, cols), DataType.FLOAT32);
-    a.set(bytes);
+    a.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer().put(v, 0, Math.multiplyExact(n, cols));
     return a;
   }
 
@@ -129,7 +131,7 @@ public final class Bf16Matrix implements Matrix {
   /**
    * Per-thread buffers, so that a step allocates no Java or direct memory per product: DJL's
    * create(float[]) allocates a direct buffer each time, and freeing those waits for the garbage
-   * collector (it cost 94 ms of a 435 ms step at 8 sequences). The direct buffer also carries the
+   * collector (it cost 94 ms of a 435 ms step at 8 sequences). The direct buffer carries the
    * widened weight slices of prefill products.
    */
   private static final class Scratch {
@@ -147,7 +149,7 @@ public final class Bf16Matrix implements Matrix {
       return out;
     }
 
-    /** A native-order direct buffer of exactly n floats, positioned at 0. */
+    /** A native-order direct buffer of exactly n floats, positioned at 0; valid until the next call. */
     ByteBuffer bytes(int n) {
       if (bytes.capacity() < n * 4) bytes = ByteBuffer.allocateDirect(n * 4).order(ByteOrder.nativeOrder());
       return bytes.clear().limit(n * 4);

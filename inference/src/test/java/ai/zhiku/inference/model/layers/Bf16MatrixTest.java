@@ -48,6 +48,24 @@ class Bf16MatrixTest {
     }
   }
 
+  /** A product's result is its own memory: later products, decode-sized or widened, leave it as it was. */
+  @org.junit.jupiter.api.Test
+  void resultsSurviveLaterProducts() {
+    int out = 40;
+    int in = 24;
+    short[] data = new short[out * in];
+    for (int i = 0; i < data.length; i++) data[i] = Bf16.fromFloat((i % 11) * 0.125f - 0.5f);
+    Bf16Matrix m = new Bf16Matrix(data, out, in);
+    try (NDManager step = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+      NDArray first = m.multiply(step.randomNormal(0, 1, new Shape(2, in), DataType.FLOAT32), null);
+      float[] before = first.toFloatArray();
+      m.multiply(step.randomNormal(0, 1, new Shape(3, in), DataType.FLOAT32), null);
+      m.multiply(step.randomNormal(0, 1, new Shape(Bf16Matrix.WIDEN_ROWS + 1, in), DataType.FLOAT32), null);
+      Bf16Matrix.array(step, new float[2 * out], 2, out);
+      assertThat(first.toFloatArray()).containsExactly(before);
+    }
+  }
+
   /** Activations that are a strided view (a transpose) are read as their values, not their storage order. */
   @org.junit.jupiter.api.Test
   void readsStridedActivationsByValue() {
