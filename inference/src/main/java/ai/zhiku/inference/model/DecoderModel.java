@@ -12,7 +12,10 @@ import ai.zhiku.inference.model.layers.Bf16Matrix;
 import ai.zhiku.inference.model.layers.Layers;
 import ai.zhiku.inference.model.layers.RotaryEmbedding;
 import ai.zhiku.inference.model.layers.RowOps;
+import ai.zhiku.inference.weights.WeightsIndex;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.function.BiFunction;
 
 /**
  * A pre-norm decoder with grouped-query attention, rotary positions, RMSNorm and SwiGLU: the
@@ -59,6 +62,17 @@ public final class DecoderModel implements AutoCloseable {
       }
     } else {
       javaVectors = null;
+    }
+  }
+
+  /**
+   * Reads the checkpoint in {@code dir} into a model: {@code layout} maps a family's tensor names
+   * onto the shared layout.
+   */
+  public static DecoderModel load(Path dir, ModelConfig cfg, NDManager manager, Precision precision,
+                                  BiFunction<WeightLoader, ModelConfig, ModelWeights> layout) {
+    try (WeightsIndex index = WeightsIndex.open(dir)) {
+      return new DecoderModel(cfg, layout.apply(new WeightLoader(index, manager, precision), cfg), manager, precision);
     }
   }
 

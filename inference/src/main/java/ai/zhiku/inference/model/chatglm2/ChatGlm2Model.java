@@ -5,10 +5,8 @@ import ai.zhiku.inference.model.ChatModel;
 import ai.zhiku.inference.model.DecoderModel;
 import ai.zhiku.inference.model.ModelConfig;
 import ai.zhiku.inference.model.Precision;
-import ai.zhiku.inference.model.WeightLoader;
 import ai.zhiku.inference.tokenizer.ChatGlm2Tokenizer;
 import ai.zhiku.inference.tokenizer.ChatTemplate;
-import ai.zhiku.inference.weights.WeightsIndex;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -21,15 +19,16 @@ public final class ChatGlm2Model {
 
   /** The decoder alone (config.json and weights), as the engine benchmark loads it. */
   public static DecoderModel decoder(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
-    ModelConfig cfg = json.readValue(dir.resolve("config.json").toFile(), ChatGlm2Config.class).toModelConfig();
-    try (WeightsIndex index = WeightsIndex.open(dir)) {
-      return new DecoderModel(cfg, ChatGlm2Weights.load(new WeightLoader(index, manager, precision), cfg), manager, precision);
-    }
+    return decoder(dir, json.readValue(dir.resolve("config.json").toFile(), ChatGlm2Config.class), manager, precision);
+  }
+
+  private static DecoderModel decoder(Path dir, ChatGlm2Config c, NDManager manager, Precision precision) {
+    return DecoderModel.load(dir, c.toModelConfig(), manager, precision, ChatGlm2Weights::load);
   }
 
   public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
     ChatGlm2Config c = json.readValue(dir.resolve("config.json").toFile(), ChatGlm2Config.class);
-    DecoderModel model = decoder(dir, json, manager, precision);
+    DecoderModel model = decoder(dir, c, manager, precision);
     ModelConfig cfg = model.config();
     int eos = c.eosTokenId() == null ? 2 : c.eosTokenId();
     return new ChatModel("chatglm2", model, ChatGlm2Tokenizer.load(dir, cfg.vocabSize()),

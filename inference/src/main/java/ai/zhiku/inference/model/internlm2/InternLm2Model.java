@@ -5,10 +5,8 @@ import ai.zhiku.inference.model.ChatModel;
 import ai.zhiku.inference.model.DecoderModel;
 import ai.zhiku.inference.model.ModelConfig;
 import ai.zhiku.inference.model.Precision;
-import ai.zhiku.inference.model.WeightLoader;
 import ai.zhiku.inference.tokenizer.ChatTemplate;
 import ai.zhiku.inference.tokenizer.InternLm2Tokenizer;
-import ai.zhiku.inference.weights.WeightsIndex;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -27,10 +25,8 @@ public final class InternLm2Model {
 
   /** The decoder alone (config.json and weights), as the engine benchmark loads it. */
   public static DecoderModel decoder(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
-    ModelConfig cfg = json.readValue(dir.resolve("config.json").toFile(), InternLm2Config.class).toModelConfig();
-    try (WeightsIndex index = WeightsIndex.open(dir)) {
-      return new DecoderModel(cfg, InternLm2Weights.load(new WeightLoader(index, manager, precision), cfg), manager, precision);
-    }
+    InternLm2Config c = json.readValue(dir.resolve("config.json").toFile(), InternLm2Config.class);
+    return DecoderModel.load(dir, c.toModelConfig(), manager, precision, InternLm2Weights::load);
   }
 
   public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
