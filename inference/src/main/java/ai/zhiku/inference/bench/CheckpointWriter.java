@@ -1,6 +1,7 @@
 package ai.zhiku.inference.bench;
 
 import ai.zhiku.inference.kernel.Bf16;
+import ai.zhiku.inference.model.ModelConfig;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
@@ -36,31 +37,32 @@ public final class CheckpointWriter {
 
   private CheckpointWriter() {}
 
-  public static void write(Path dir, String shape) throws IOException {
+  /** Writes a checkpoint of shape {@code c} (a family's config.json keys and tensor names). */
+  public static void write(Path dir, ModelConfig c) throws IOException {
     Files.createDirectories(dir);
+    int h = c.hiddenSize();
+    int qkv = (c.numHeads() + 2 * c.numKvHeads()) * c.headDim();
+    int attn = c.numHeads() * c.headDim();
+    int ffn = c.ffnSize();
+    int vocab = c.vocabSize();
     ObjectNode config = JSON.createObjectNode();
     List<Tensor> tensors = new ArrayList<>();
-    switch (shape) {
-      case "chatglm2-6b" -> {
-        int h = 4096;
-        int layers = 28;
-        int qkv = (32 + 2 * 2) * 128;
-        int ffn = 13696;
-        int vocab = 65024;
+    switch (c.family()) {
+      case "chatglm2" -> {
         config.putArray("architectures").add("ChatGLMModel");
-        config.put("model_type", "chatglm").put("hidden_size", h).put("num_layers", layers)
-            .put("num_attention_heads", 32).put("kv_channels", 128).put("multi_query_attention", true)
-            .put("multi_query_group_num", 2).put("ffn_hidden_size", ffn).put("padded_vocab_size", vocab)
-            .put("seq_length", 32768).put("layernorm_epsilon", 1e-5).put("add_qkv_bias", true)
+        config.put("model_type", "chatglm").put("hidden_size", h).put("num_layers", c.numLayers())
+            .put("num_attention_heads", c.numHeads()).put("kv_channels", c.headDim()).put("multi_query_attention", true)
+            .put("multi_query_group_num", c.numKvHeads()).put("ffn_hidden_size", ffn).put("padded_vocab_size", vocab)
+            .put("seq_length", c.contextLength()).put("layernorm_epsilon", c.normEps()).put("add_qkv_bias", c.qkvBias())
             .put("add_bias_linear", false).put("rmsnorm", true).put("original_rope", true).put("post_layer_norm", true)
             .put("apply_residual_connection_post_layernorm", false).put("eos_token_id", 2).put("torch_dtype", "bfloat16");
         tensors.add(new Tensor("transformer.embedding.word_embeddings.weight", new long[] {vocab, h}, false));
-        for (int l = 0; l < layers; l++) {
+        for (int l = 0; l < c.numLayers(); l++) {
           String p = "transformer.encoder.layers." + l + ".";
           tensors.add(new Tensor(p + "input_layernorm.weight", new long[] {h}, true));
           tensors.add(new Tensor(p + "self_attention.query_key_value.weight", new long[] {qkv, h}, false));
-          tensors.add(new Tensor(p + "self_attention.query_key_value.bias", new long[] {qkv}, false));
-          tensors.add(new Tensor(p + "self_attention.dense.weight", new long[] {h, h}, false));
+          if (c.qkvBias()) tensors.add(new Tensor(p + "self_attention.query_key_value.bias", new long[] {qkv}, false));
+          tensors.add(new Tensor(p + "self_attention.dense.weight", new long[] {h, attn}, false));
           tensors.add(new Tensor(p + "post_attention_layernorm.weight", new long[] {h}, true));
           tensors.add(new Tensor(p + "mlp.dense_h_to_4h.weight", new long[] {2L * ffn, h}, false));
           tensors.add(new Tensor(p + "mlp.dense_4h_to_h.weight", new long[] {h, ffn}, false));
@@ -68,23 +70,20 @@ public final class CheckpointWriter {
         tensors.add(new Tensor("transformer.encoder.final_layernorm.weight", new long[] {h}, true));
         tensors.add(new Tensor("transformer.output_layer.weight", new long[] {vocab, h}, false));
       }
-      case "internlm2-1.8b" -> {
-        int h = 2048;
-        int layers = 24;
-        int qkv = (16 + 2 * 8) * 128;
-        int ffn = 8192;
-        int vocab = 92544;
+      case "internlm2" -> {
+        ModelConfig.Rope.RotateHalf rope = (ModelConfig.Rope.RotateHalf) c.rope();
         config.putArray("architectures").add("InternLM2ForCausalLM");
-        config.put("model_type", "internlm2").put("hidden_size", h).put("num_hidden_layers", layers)
-            .put("num_attention_heads", 16).put("num_key_value_heads", 8).put("intermediate_size", ffn)
-            .put("vocab_size", vocab).put("max_position_embeddings", 32768).put("rms_norm_eps", 1e-5)
-            .put("rope_theta", 1000000).put("bias", false).put("hidden_act", "silu").put("torch_dtype", "bfloat16");
+        config.put("model_type", "internlm2").put("hidden_size", h).put("num_hidden_layers", c.numLayers())
+            .put("num_attention_heads", c.numHeads()).put("num_key_value_heads", c.numKvHeads()).put("intermediate_size", ffn)
+            .put("vocab_size", vocab).put("max_position_embeddings", c.contextLength()).put("rms_norm_eps", c.normEps())
+            .put("rope_theta", rope.base()).put("bias", c.qkvBias()).put("hidden_act", "silu").put("torch_dtype", "bfloat16");
         config.putNull("rope_scaling");
         tensors.add(new Tensor("model.tok_embeddings.weight", new long[] {vocab, h}, false));
-        for (int l = 0; l < layers; l++) {
+        for (int l = 0; l < c.numLayers(); l++) {
           String p = "model.layers." + l + ".";
           tensors.add(new Tensor(p + "attention.wqkv.weight", new long[] {qkv, h}, false));
-          tensors.add(new Tensor(p + "attention.wo.weight", new long[] {h, h}, false));
+          if (c.qkvBias()) tensors.add(new Tensor(p + "attention.wqkv.bias", new long[] {qkv}, false));
+          tensors.add(new Tensor(p + "attention.wo.weight", new long[] {h, attn}, false));
           tensors.add(new Tensor(p + "attention_norm.weight", new long[] {h}, true));
           tensors.add(new Tensor(p + "feed_forward.w1.weight", new long[] {ffn, h}, false));
           tensors.add(new Tensor(p + "feed_forward.w3.weight", new long[] {ffn, h}, false));
@@ -94,7 +93,7 @@ public final class CheckpointWriter {
         tensors.add(new Tensor("model.norm.weight", new long[] {h}, true));
         tensors.add(new Tensor("output.weight", new long[] {vocab, h}, false));
       }
-      default -> throw new IllegalArgumentException("unknown shape " + shape + " (internlm2-1.8b, chatglm2-6b)");
+      default -> throw new IllegalArgumentException("no checkpoint layout for family " + c.family());
     }
     JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("config.json").toFile(), config);
 
@@ -143,17 +142,11 @@ public final class CheckpointWriter {
       ch.write(len);
       ch.write(ByteBuffer.wrap(hb));
       ByteBuffer buf = ByteBuffer.allocateDirect(8 << 20).order(ByteOrder.LITTLE_ENDIAN);
-      long state = 0x9E3779B97F4A7C15L * (seed + 1);
+      RandomBf16 random = new RandomBf16(seed);
+      short one = Bf16.fromFloat(1f);
       for (Tensor t : tensors) {
         for (long i = 0; i < t.numel(); i++) {
-          float v;
-          if (t.norm()) {
-            v = 1f;
-          } else {
-            state = state * 6364136223846793005L + 1442695040888963407L;
-            v = ((state >>> 40) / (float) (1 << 24) - 0.5f) * 0.1f; // uniform in [-0.05, 0.05)
-          }
-          buf.putShort(Bf16.fromFloat(v));
+          buf.putShort(t.norm() ? one : random.next());
           if (!buf.hasRemaining()) {
             ch.write(buf.flip());
             buf.clear();

@@ -80,7 +80,7 @@ public final class EngineBenchmark {
     if (writeTo != null) {
       long w0 = System.nanoTime();
       try {
-        CheckpointWriter.write(writeTo, shapeName);
+        CheckpointWriter.write(writeTo, shape(shapeName, layers));
       } catch (IOException e) {
         throw new java.io.UncheckedIOException(e);
       }
@@ -194,13 +194,9 @@ public final class EngineBenchmark {
   private static Matrix random(NDManager m, int rows, int cols, Precision precision) {
     if (precision == Precision.BFLOAT16) {
       short[] data = new short[Math.multiplyExact(rows, cols)];
-      // uniform in [-0.05, 0.05): the values only have to be ordinary numbers
       java.util.stream.IntStream.range(0, rows).parallel().forEach(r -> {
-        long state = 0x9E3779B97F4A7C15L * (r + 1);
-        for (int i = r * cols, end = i + cols; i < end; i++) {
-          state = state * 6364136223846793005L + 1442695040888963407L;
-          data[i] = Bf16.fromFloat(((state >>> 40) / (float) (1 << 24) - 0.5f) * 0.1f);
-        }
+        RandomBf16 random = new RandomBf16(r);
+        for (int i = r * cols, end = i + cols; i < end; i++) data[i] = random.next();
       });
       return new Bf16Matrix(data, rows, cols);
     }
