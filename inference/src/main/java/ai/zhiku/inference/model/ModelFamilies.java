@@ -7,7 +7,6 @@ import ai.zhiku.inference.engine.Engines;
 import ai.zhiku.inference.model.chatglm2.ChatGlm2Model;
 import ai.zhiku.inference.model.internlm2.InternLm2Model;
 import ai.zhiku.inference.weights.CheckpointException;
-import ai.zhiku.inference.weights.WeightsIndex;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -78,26 +77,6 @@ public final class ModelFamilies {
     return false;
   }
 
-  /**
-   * Java heap the bfloat16 matrices of the checkpoint in {@code dir} need, or an error naming the
-   * flag to raise when the JVM's limit is lower.
-   */
-  static void checkHeapFor(Path dir) {
-    long bytes = 0;
-    try (WeightsIndex index = WeightsIndex.open(dir)) {
-      for (String name : index.names()) {
-        if (index.info(name).shape().length == 2) bytes += 2 * index.info(name).numel();
-      }
-    }
-    long max = Runtime.getRuntime().maxMemory();
-    long needed = bytes + (256L << 20);
-    if (needed > max) {
-      throw ZhikuException.invalid("dtype", String.format("bfloat16 weights need %.1f GiB of Java heap but the JVM may "
-          + "use only %.1f GiB: raise it (ZHIKU_JAVA_OPTS=-Xmx%dg) or use --dtype float16", needed / 1073741824.0,
-          max / 1073741824.0, (needed >> 30) + 2));
-    }
-  }
-
   /** Loads the chat model in {@code dir} onto {@code device}. */
   public static ChatModel load(Path dir, Device device, Precision precision) {
     ChatModel model = loadWith(dir, device, precision, true, (arch, m) -> isGlm(arch)
@@ -129,7 +108,6 @@ public final class ModelFamilies {
     if (!ARCHITECTURES.contains(arch)) {
       throw new CheckpointException("config.json: architecture " + arch + " is not supported; supported: " + ARCHITECTURES);
     }
-    if (precision == Precision.BFLOAT16) checkHeapFor(dir);
     long start = System.nanoTime();
     NDManager manager = NDManager.newBaseManager(device, Engines.PYTORCH);
     try {

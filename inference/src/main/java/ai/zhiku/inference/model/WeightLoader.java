@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.zhiku.common.ZhikuException;
 import ai.zhiku.inference.model.layers.Bf16Matrix;
 import ai.zhiku.inference.model.layers.Matrix;
 import ai.zhiku.inference.model.layers.TorchMatrix;
@@ -34,6 +35,22 @@ public final class WeightLoader {
     this.index = index;
     this.manager = manager;
     this.precision = precision;
+    if (precision == Precision.BFLOAT16) checkHeap(index);
+  }
+
+  /** Refuses, before reading anything, a checkpoint whose bfloat16 matrices the Java heap cannot hold. */
+  private static void checkHeap(WeightsIndex index) {
+    long bytes = 0;
+    for (String name : index.names()) {
+      if (index.info(name).shape().length == 2) bytes += 2 * index.info(name).numel();
+    }
+    long max = Runtime.getRuntime().maxMemory();
+    long needed = bytes + (256L << 20);
+    if (needed > max) {
+      throw ZhikuException.invalid("dtype", String.format("bfloat16 weights need %.1f GiB of Java heap but the JVM may "
+          + "use only %.1f GiB: raise it (ZHIKU_JAVA_OPTS=-Xmx%dg) or use --dtype float16", needed / 1073741824.0,
+          max / 1073741824.0, (needed >> 30) + 2));
+    }
   }
 
   public Precision precision() { return precision; }
