@@ -19,6 +19,12 @@ public final class ApiMetrics {
   private final Upstream upstream;
   private final Counter authFailures;
   private final Map<String, AtomicInteger> openStreams = new ConcurrentHashMap<>();
+  // meters by their label values: building and looking up a meter on every request (and on every
+  // streamed token, for inter-token latency) allocated ids and tag arrays each time
+  private final Map<String, Counter> requestCounts = new ConcurrentHashMap<>();
+  private final Map<String, Timer> requestTimes = new ConcurrentHashMap<>();
+  private final Map<String, Timer> ttfts = new ConcurrentHashMap<>();
+  private final Map<String, Timer> interTokens = new ConcurrentHashMap<>();
 
   ApiMetrics(Upstream upstream) {
     this.upstream = upstream;
@@ -32,22 +38,25 @@ public final class ApiMetrics {
   public void request(String route, String model, int status, long startNanos) {
     String m = model(model);
     String s = Integer.toString(status);
-    registry.counter("zhiku.http.requests", "route", route, "model", m, "status", s).increment();
-    Timer.builder("zhiku.http.request.duration").tags("route", route, "model", m, "status", s)
-        .publishPercentileHistogram().maximumExpectedValue(Duration.ofMinutes(5))
-        .register(registry).record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
+    String key = route + '\0' + m + '\0' + s;
+    requestCounts.computeIfAbsent(key, k -> registry.counter("zhiku.http.requests", "route", route, "model", m, "status", s))
+        .increment();
+    requestTimes.computeIfAbsent(key, k -> Timer.builder("zhiku.http.request.duration").tags("route", route, "model", m, "status", s)
+            .publishPercentileHistogram().maximumExpectedValue(Duration.ofMinutes(5)).register(registry))
+        .record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
   }
 
   public void ttft(String model, long nanos) {
-    Timer.builder("zhiku.ttft").description("Time to first token").tags("model", model(model))
-        .publishPercentileHistogram().maximumExpectedValue(Duration.ofMinutes(2))
-        .register(registry).record(nanos, TimeUnit.NANOSECONDS);
+    ttfts.computeIfAbsent(model(model), m -> Timer.builder("zhiku.ttft").description("Time to first token").tags("model", m)
+            .publishPercentileHistogram().maximumExpectedValue(Duration.ofMinutes(2)).register(registry))
+        .record(nanos, TimeUnit.NANOSECONDS);
   }
 
   public void interToken(String model, long nanos) {
-    Timer.builder("zhiku.inter.token.latency").description("Time between streamed tokens").tags("model", model(model))
-        .publishPercentileHistogram().maximumExpectedValue(Duration.ofSeconds(30))
-        .register(registry).record(nanos, TimeUnit.NANOSECONDS);
+    interTokens.computeIfAbsent(model(model), m -> Timer.builder("zhiku.inter.token.latency")
+            .description("Time between streamed tokens").tags("model", m)
+            .publishPercentileHistogram().maximumExpectedValue(Duration.ofSeconds(30)).register(registry))
+        .record(nanos, TimeUnit.NANOSECONDS);
   }
 
   public void tokens(String model, int prompt, int completion) {
