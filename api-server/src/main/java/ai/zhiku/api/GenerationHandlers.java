@@ -67,8 +67,7 @@ final class GenerationHandlers {
       includeUsage = streamUsage(body, stream);
       Json.string(body, "user", false);
     } catch (ZhikuException e) {
-      OpenAiError.send(ctx.response(), e);
-      metrics.request("chat_completions", null, e.kind().httpStatus(), start);
+      fail(ctx, "chat_completions", null, e, start);
       return;
     }
     String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
@@ -83,10 +82,7 @@ final class GenerationHandlers {
       }
       String question = lastUserMessage(messages);
       return kb.augment(kbName, question, kbTopK, kbThreshold);
-    }).onFailure(err -> {
-      OpenAiError.send(ctx.response(), err);
-      metrics.request("chat_completions", model, OpenAiError.wrap(err).kind().httpStatus(), start);
-    }).onSuccess(augmented -> {
+    }).onFailure(err -> fail(ctx, "chat_completions", model, err, start)).onSuccess(augmented -> {
       List<ChatMessage> finalMessages = augmented == null ? messages : replaceLastUser(messages, augmented.prompt());
       GenerateRequest req = GenerateRequest.newBuilder().setModel(model).setRequestId(id)
           .setMessages(Messages.newBuilder().addAllMessages(finalMessages)).setSampling(sampling).setN(n).build();
@@ -95,13 +91,23 @@ final class GenerationHandlers {
         requests.add(req);
       }
       Parsed p = new Parsed(model, requests, n, stream, includeUsage, null, sampling.hasMaxTokens() ? sampling.getMaxTokens() : null);
-      JsonArray sources = augmented == null ? null : augmented.sources();
-      if (stream) {
-        streamResponse(ctx, p, id, true, sources, start);
-      } else {
-        collectResponse(ctx, p, id, true, sources, start);
-      }
+      respond(ctx, p, id, true, augmented == null ? null : augmented.sources(), start);
     });
+  }
+
+  /** Answers an error before any generation started, and counts the request. */
+  private void fail(RoutingContext ctx, String route, String model, Throwable err, long start) {
+    ZhikuException e = OpenAiError.wrap(err);
+    OpenAiError.send(ctx.response(), e);
+    metrics.request(route, model, e.kind().httpStatus(), start);
+  }
+
+  private void respond(RoutingContext ctx, Parsed p, String id, boolean chat, JsonArray sources, long start) {
+    if (p.stream()) {
+      streamResponse(ctx, p, id, chat, sources, start);
+    } else {
+      collectResponse(ctx, p, id, chat, sources, start);
+    }
   }
 
   private static List<ChatMessage> parseMessages(JsonObject body) {
@@ -256,21 +262,16 @@ final class GenerationHandlers {
       Json.string(body, "suffix", false);
       Json.string(body, "user", false);
     } catch (ZhikuException e) {
-      OpenAiError.send(ctx.response(), e);
-      metrics.request("completions", null, e.kind().httpStatus(), start);
+      fail(ctx, "completions", null, e, start);
       return;
     }
     String id = "cmpl-" + UUID.randomUUID().toString().replace("-", "");
-    upstream.model(model).onFailure(err -> {
-      OpenAiError.send(ctx.response(), err);
-      metrics.request("completions", model, OpenAiError.wrap(err).kind().httpStatus(), start);
-    }).onSuccess(card -> {
+    upstream.model(model).onFailure(err -> fail(ctx, "completions", model, err, start)).onSuccess(card -> {
       try {
         requireKind(card, ModelKind.MODEL_KIND_CHAT, model);
         checkMaxTokens(card, sampling);
       } catch (ZhikuException e) {
-        OpenAiError.send(ctx.response(), e);
-        metrics.request("completions", model, e.kind().httpStatus(), start);
+        fail(ctx, "completions", model, e, start);
         return;
       }
       List<GenerateRequest> requests = new ArrayList<>();
@@ -284,11 +285,7 @@ final class GenerationHandlers {
         }
       }
       Parsed p = new Parsed(model, requests, n, stream, includeUsage, echoes, sampling.hasMaxTokens() ? sampling.getMaxTokens() : null);
-      if (stream) {
-        streamResponse(ctx, p, id, false, null, start);
-      } else {
-        collectResponse(ctx, p, id, false, null, start);
-      }
+      respond(ctx, p, id, false, null, start);
     });
   }
 
