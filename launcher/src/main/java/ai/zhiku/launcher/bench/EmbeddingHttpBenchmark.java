@@ -1,17 +1,11 @@
 package ai.zhiku.launcher.bench;
 
-import ai.zhiku.api.ApiServer;
-import ai.zhiku.api.ApiServerConfig;
 import ai.zhiku.common.Options;
 import ai.zhiku.common.engine.EmbedItem;
 import ai.zhiku.common.engine.EmbeddingEngine;
-import ai.zhiku.controller.ControllerConfig;
-import ai.zhiku.controller.ControllerServer;
 import ai.zhiku.embeddings.EmbeddingEngineConfig;
 import ai.zhiku.embeddings.EmbeddingEngineFactory;
 import ai.zhiku.worker.HostedModel;
-import ai.zhiku.worker.WorkerConfig;
-import ai.zhiku.worker.WorkerServer;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -37,14 +31,8 @@ public final class EmbeddingHttpBenchmark {
     EmbeddingEngine engine = EmbeddingEngineFactory.open(EmbeddingEngineConfig.defaults());
 
     Vertx vertx = Vertx.vertx();
-    ControllerServer controller = new ControllerServer(vertx, new ControllerConfig("127.0.0.1", 0, 6000, "shortest_queue"));
-    String ctrl = "http://127.0.0.1:" + ServingBenchmark.await(controller.start());
-    WorkerConfig wc = WorkerConfig.defaults().local(ctrl, null, List.of("bge")).withLimits(256, 1024);
-    WorkerServer worker = new WorkerServer(vertx, wc, new HostedModel.Embedding(List.of("bge"), engine));
-    ServingBenchmark.await(worker.start());
-    ApiServer api = new ApiServer(vertx, new ApiServerConfig("127.0.0.1", 0, ctrl, List.of(), List.of(), 8 << 20, 64 << 20, 1000,
-        null, 2, "bge"), null);
-    int port = ServingBenchmark.await(api.start());
+    InProcessStack stack = new InProcessStack(vertx, 256, 1024, "bge", new HostedModel.Embedding(List.of("bge"), engine));
+    int port = stack.port();
     Vertx client = Vertx.vertx();
 
     System.out.printf("embedding benchmark: bge-small-zh-v1.5 (ONNX Runtime), %d s per point, %d cores%n", (int) seconds,
@@ -62,9 +50,7 @@ public final class EmbeddingHttpBenchmark {
       }
     }
     client.close();
-    ServingBenchmark.await(api.close());
-    ServingBenchmark.await(worker.close());
-    ServingBenchmark.await(controller.close());
+    stack.close();
     vertx.close();
     System.exit(0);
   }

@@ -1,14 +1,7 @@
 package ai.zhiku.launcher.bench;
 
-import ai.zhiku.api.ApiServer;
-import ai.zhiku.api.ApiServerConfig;
 import ai.zhiku.common.Options;
-import ai.zhiku.controller.ControllerConfig;
-import ai.zhiku.controller.ControllerServer;
 import ai.zhiku.worker.HostedModel;
-import ai.zhiku.worker.WorkerConfig;
-import ai.zhiku.worker.WorkerServer;
-import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import java.util.List;
@@ -28,18 +21,10 @@ public final class ServingBenchmark {
     int eventLoops = o.getInt("event-loops", Runtime.getRuntime().availableProcessors());
     long intervalMicros = o.getLong("token-interval-us", 0);
     Vertx server = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(eventLoops));
-    ControllerServer controller = new ControllerServer(server, new ControllerConfig("127.0.0.1", 0, 6000, "shortest_queue"));
-    int controllerPort = await(controller.start());
-    String ctrl = "http://127.0.0.1:" + controllerPort;
-    WorkerConfig wc = WorkerConfig.defaults().local(ctrl, null, List.of("zero-chat")).withLimits(1024, 4096);
-    WorkerServer chat = new WorkerServer(server, wc, new HostedModel.Chat(List.of("zero-chat"), ZeroComputeEngines.chat(64, intervalMicros)));
-    await(chat.start());
-    WorkerConfig we = WorkerConfig.defaults().local(ctrl, null, List.of("zero-embed")).withLimits(1024, 4096);
-    WorkerServer embed = new WorkerServer(server, we, new HostedModel.Embedding(List.of("zero-embed"), ZeroComputeEngines.embedding(o.getInt("embedding-dim", 8))));
-    await(embed.start());
-    ApiServer api = new ApiServer(server, new ApiServerConfig("127.0.0.1", 0, ctrl, List.of(), List.of(), 8 << 20, 64 << 20, 1000,
-        null, 2, "zero-embed"), null);
-    int port = await(api.start());
+    InProcessStack stack = new InProcessStack(server, 1024, 4096, "zero-embed",
+        new HostedModel.Chat(List.of("zero-chat"), ZeroComputeEngines.chat(64, intervalMicros)),
+        new HostedModel.Embedding(List.of("zero-embed"), ZeroComputeEngines.embedding(o.getInt("embedding-dim", 8))));
+    int port = stack.port();
 
     Vertx client = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1));
     String chatBody = "{\"model\":\"zero-chat\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":64}";
@@ -64,10 +49,7 @@ public final class ServingBenchmark {
       print("embeddings x16", LoadGenerator.run(client, port, "/v1/embeddings", embedBody, c, seconds, false));
     }
     client.close();
-    await(api.close());
-    await(chat.close());
-    await(embed.close());
-    await(controller.close());
+    stack.close();
     server.close();
     System.exit(0);
   }
@@ -76,9 +58,5 @@ public final class ServingBenchmark {
     System.out.printf("| %s | %d | %.0f | %.1f | %.1f | %s | %s | %d |%n", load, r.concurrency(), r.rps(), r.p50Ms(), r.p99Ms(),
         r.chunks() == 0 ? "" : String.format("%.0f", r.chunks() / r.seconds()),
         r.firstChunkP50Ms() == 0 ? "" : String.format("%.1f", r.firstChunkP50Ms()), r.errors());
-  }
-
-  static <T> T await(Future<T> f) throws Exception {
-    return f.toCompletionStage().toCompletableFuture().get();
   }
 }
