@@ -91,7 +91,7 @@ public final class EngineBenchmark {
     Device device = Engines.cpu();
     Precision precision = ModelFamilies.precision(dtypeName, device);
     int maxSeqs = seqs.stream().mapToInt(Integer::intValue).max().orElse(1);
-    String kernel = precision == Precision.BFLOAT16 ? (Bf16Matmul.vectorized() ? ", Vector API kernel" : ", scalar kernel") : "";
+    String kernel = precision == Precision.BFLOAT16 ? ", " + Bf16Matmul.kernel() + " kernel" : "";
     long t0 = System.nanoTime();
     DecoderModel loaded;
     if (modelPath != null) {

@@ -14,6 +14,10 @@ import org.slf4j.LoggerFactory;
  * product before parking, because a decode step calls here a few hundred times in a row with
  * PyTorch ops in between; parking and waking for each would cost more than the products of a
  * small layer. One product runs at a time: the threads are the same cores PyTorch computes on.
+ *
+ * <p>The arithmetic runs on the AVX512-BF16 kernel ({@link NativeBf16Kernel}) where the CPU has
+ * it and the library was built, else on the Vector API kernel (or a scalar loop without the
+ * module). Both compute the same numbers up to the order of float32 sums.
  */
 public final class Bf16Matmul {
   private static final Logger log = LoggerFactory.getLogger(Bf16Matmul.class);
@@ -22,6 +26,7 @@ public final class Bf16Matmul {
   /** Measured: 50 us is as good as no spinning for one sequence and better for batches; 500 us is worse. */
   private static final long SPIN_NANOS = 50_000;
   private static final Bf16Kernel KERNEL = pickKernel();
+  private static final boolean NATIVE = pickNative();
   private static volatile Bf16Matmul shared;
 
   private final Helper[] helpers;
@@ -53,48 +58,70 @@ public final class Bf16Matmul {
     return m;
   }
 
-  /** Whether the vectorised kernel is in use (the JVM was started with the Vector API module). */
+  /** Which kernel runs the products: "native (AVX512-BF16)", "Vector API" or "scalar". */
+  public static String kernel() {
+    if (NATIVE) return "native (AVX512-BF16)";
+    return KERNEL instanceof VectorBf16Kernel ? "Vector API" : "scalar";
+  }
+
+  /** Whether the AVX512-BF16 kernel is in use. */
+  public static boolean nativeKernel() { return NATIVE; }
+
+  /** Whether the vectorised Java kernel is in use (the JVM was started with the Vector API module). */
   public static boolean vectorized() { return KERNEL instanceof VectorBf16Kernel; }
 
   public int threads() { return helpers.length + 1; }
 
-  /** {@code y[rows, out] = x[rows, in] · w[out, in]ᵀ}, w in bfloat16, the rest float32. */
+  /**
+   * {@code y[rows, out] = x[rows, in] · w[out, in]ᵀ}, w in bfloat16, y float32. The activations are
+   * rounded to bfloat16 first, as PyTorch's bfloat16 linear layers and llama.cpp's BF16 products
+   * take them; products of two bfloat16 numbers are exact in float32, and the sums are float32.
+   */
   public void multiply(short[] w, int out, int in, float[] x, int rows, float[] y) {
     if ((long) out * in > w.length || (long) rows * in > x.length || (long) rows * out > y.length) {
       throw new IllegalArgumentException("matmul shapes do not fit the arrays");
+    }
+    Activations a = ACTIVATIONS.get();
+    if (NATIVE) {
+      short[] xb = a.bits = grown(a.bits, rows * in);
+      NativeBf16Kernel.round(x, xb, rows * in);
+      run(out, in, (o0, o1) -> NativeBf16Kernel.multiply(w, in, xb, rows, y, out, o0, o1));
+      return;
     }
     // batches run in tiles of four rows; extra rows pad the last tile (measured for a [16384, 2048]
     // weight: 3 rows took 4.9 ms with a one-row remainder loop, 3.7 ms padded to 4). The padding
     // rows hold whatever the last product left: rows never mix, and their results are dropped.
     int padded = rows >= 3 ? (rows + 3) & ~3 : rows;
-    float[] xs = x;
-    float[] ys = y;
-    if (padded != rows) {
-      Padded p = PADDED.get();
-      xs = p.x = grown(p.x, padded * in);
-      System.arraycopy(x, 0, xs, 0, rows * in);
-      ys = p.y = grown(p.y, padded * out);
-    }
-    float[] xf = xs;
-    float[] yf = ys;
-    if ((long) out * in < PARALLEL_WEIGHTS || helpers.length == 0) {
-      KERNEL.multiply(w, in, xf, padded, yf, out, 0, out);
-    } else {
-      parallel(out, (o0, o1) -> KERNEL.multiply(w, in, xf, padded, yf, out, o0, o1));
-    }
-    if (yf != y) System.arraycopy(yf, 0, y, 0, rows * out);
+    float[] xs = a.x = grown(a.x, padded * in);
+    for (int i = 0, n = rows * in; i < n; i++) xs[i] = Bf16.toFloat(Bf16.fromFloat(x[i]));
+    float[] ys = padded == rows ? y : (a.y = grown(a.y, padded * out));
+    run(out, in, (o0, o1) -> KERNEL.multiply(w, in, xs, padded, ys, out, o0, o1));
+    if (ys != y) System.arraycopy(ys, 0, y, 0, rows * out);
   }
 
-  /** Per-thread padded copies of activations and results, so batched decode allocates nothing per product. */
-  private static final class Padded {
+  private void run(int out, int in, Range work) {
+    if ((long) out * in < PARALLEL_WEIGHTS || helpers.length == 0) {
+      work.run(0, out);
+    } else {
+      parallel(out, work);
+    }
+  }
+
+  /** Per-thread rounded activations (and padded results), so a product allocates nothing. */
+  private static final class Activations {
     float[] x = new float[0];
+    short[] bits = new short[0];
     float[] y = new float[0];
   }
 
-  private static final ThreadLocal<Padded> PADDED = ThreadLocal.withInitial(Padded::new);
+  private static final ThreadLocal<Activations> ACTIVATIONS = ThreadLocal.withInitial(Activations::new);
 
   private static float[] grown(float[] a, int n) {
     return a.length >= n ? a : new float[n];
+  }
+
+  private static short[] grown(short[] a, int n) {
+    return a.length >= n ? a : new short[n];
   }
 
   /** Widens rows [from, from + count) of {@code w} [?, in] to float32 into {@code dst} (from its position 0). */
@@ -103,11 +130,7 @@ public final class Bf16Matmul {
       int base = from * in;
       for (int i = o0 * in, end = o1 * in; i < end; i++) dst.put(i, Float.intBitsToFloat(w[base + i] << 16));
     };
-    if ((long) count * in < PARALLEL_WEIGHTS || helpers.length == 0) {
-      r.run(0, count);
-    } else {
-      parallel(count, r);
-    }
+    run(count, in, r);
   }
 
   @FunctionalInterface
@@ -180,6 +203,13 @@ public final class Bf16Matmul {
         }
       }
     }
+  }
+
+  private static boolean pickNative() {
+    String why = NativeBf16Kernel.unavailable();
+    if (why == null) return true;
+    log.info("bfloat16 products run on the Java kernel: the native one is unavailable ({})", why);
+    return false;
   }
 
   private static Bf16Kernel pickKernel() {

@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.zhiku.common.ZhikuException;
 import ai.zhiku.inference.engine.Engines;
+import ai.zhiku.inference.kernel.CpuFlags;
 import ai.zhiku.inference.model.chatglm2.ChatGlm2Model;
 import ai.zhiku.inference.model.internlm2.InternLm2Model;
 import ai.zhiku.inference.weights.CheckpointException;
@@ -62,19 +63,9 @@ public final class ModelFamilies {
     };
   }
 
-  /** Whether this CPU computes in bfloat16 natively (Linux /proc/cpuinfo flags). */
+  /** Whether this CPU computes in bfloat16 natively. */
   static boolean cpuHasBf16() {
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-        if (line.startsWith("flags")) {
-          List<String> flags = List.of(line.substring(line.indexOf(':') + 1).trim().split("\\s+"));
-          return flags.contains("avx512_bf16") || flags.contains("amx_bf16");
-        }
-      }
-    } catch (IOException | RuntimeException e) {
-      return false;
-    }
-    return false;
+    return CpuFlags.has("avx512_bf16") || CpuFlags.has("amx_bf16");
   }
 
   /** Loads the chat model in {@code dir} onto {@code device}. */

@@ -2,6 +2,7 @@ package ai.zhiku.inference.kernel;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.FloatBuffer;
 import java.util.Random;
@@ -37,6 +38,13 @@ class Bf16MatmulTest {
     for (int i = 0; i < w.length; i++) w[i] = Bf16.fromFloat((float) rnd.nextGaussian() * 0.2f);
     float[] x = new float[rows * in];
     for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+    // the products take the activations rounded to bfloat16, as PyTorch's bfloat16 layers do
+    float[] xr = new float[x.length];
+    short[] xb = new short[x.length];
+    for (int i = 0; i < x.length; i++) {
+      xb[i] = Bf16.fromFloat(x[i]);
+      xr[i] = Bf16.toFloat(xb[i]);
+    }
     double[] expected = new double[rows * out];
     double[] scale = new double[rows * out];
     for (int r = 0; r < rows; r++) {
@@ -44,7 +52,7 @@ class Bf16MatmulTest {
         double s = 0;
         double a = 0;
         for (int k = 0; k < in; k++) {
-          double p = (double) Bf16.toFloat(w[o * in + k]) * x[r * in + k];
+          double p = (double) Bf16.toFloat(w[o * in + k]) * xr[r * in + k];
           s += p;
           a += Math.abs(p);
         }
@@ -55,14 +63,19 @@ class Bf16MatmulTest {
     float[] shared = new float[rows * out];
     Bf16Matmul.shared().multiply(w, out, in, x, rows, shared);
     float[] scalar = new float[rows * out];
-    new ScalarBf16Kernel().multiply(w, in, x, rows, scalar, out, 0, out);
+    new ScalarBf16Kernel().multiply(w, in, xr, rows, scalar, out, 0, out);
     float[] vector = new float[rows * out];
-    new VectorBf16Kernel().multiply(w, in, x, rows, vector, out, 0, out);
+    new VectorBf16Kernel().multiply(w, in, xr, rows, vector, out, 0, out);
+    float[] nat = new float[rows * out];
+    if (NativeBf16Kernel.unavailable() == null) NativeBf16Kernel.multiply(w, in, xb, rows, nat, out, 0, out);
     for (int i = 0; i < expected.length; i++) {
       double tol = 1e-5 + 1e-6 * scale[i];
       assertThat((double) shared[i]).as("shared, element %d", i).isCloseTo(expected[i], org.assertj.core.data.Offset.offset(tol));
       assertThat((double) scalar[i]).as("scalar, element %d", i).isCloseTo(expected[i], org.assertj.core.data.Offset.offset(tol));
       assertThat((double) vector[i]).as("vector, element %d", i).isCloseTo(expected[i], org.assertj.core.data.Offset.offset(tol));
+      if (NativeBf16Kernel.unavailable() == null) {
+        assertThat((double) nat[i]).as("native, element %d", i).isCloseTo(expected[i], org.assertj.core.data.Offset.offset(tol));
+      }
     }
   }
 
@@ -100,6 +113,40 @@ class Bf16MatmulTest {
         .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> Bf16Matmul.shared().multiply(w, 601, in, new float[in], 1, new float[601]))
         .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void nativeOutputRangesSplitTheWorkWithoutOverlap() {
+    assumeTrue(NativeBf16Kernel.unavailable() == null, () -> "no native kernel here: " + NativeBf16Kernel.unavailable());
+    int out = 50;
+    int in = 40;
+    short[] w = new short[out * in];
+    for (int i = 0; i < w.length; i++) w[i] = Bf16.fromFloat((i % 11) - 5f);
+    short[] x = new short[6 * in];
+    java.util.Arrays.fill(x, Bf16.fromFloat(1f));
+    float[] y = new float[6 * out];
+    java.util.Arrays.fill(y, Float.NaN);
+    NativeBf16Kernel.multiply(w, in, x, 6, y, out, 0, 17);
+    for (int r = 0; r < 6; r++) {
+      for (int o = 17; o < out; o++) assertThat(y[r * out + o]).as("row %d column %d untouched", r, o).isNaN();
+    }
+    NativeBf16Kernel.multiply(w, in, x, 6, y, out, 17, out);
+    for (int o = 0; o < out; o++) {
+      float s = 0;
+      for (int i = 0; i < in; i++) s += (i + o * in) % 11 - 5f;
+      for (int r = 0; r < 6; r++) assertThat(y[r * out + o]).isEqualTo(s);
+    }
+  }
+
+  @Test
+  void theNativeKernelIsInUseOnCpusWithBf16Instructions() {
+    // the build compiles it with gcc; CI machines are AVX512-BF16 EPYCs
+    if (CpuFlags.has("avx512_bf16") && !"java".equals(System.getProperty("zhiku.bf16.kernel"))) {
+      assertThat(NativeBf16Kernel.unavailable()).isNull();
+      assertThat(Bf16Matmul.nativeKernel()).isTrue();
+    } else {
+      assertThat(Bf16Matmul.nativeKernel()).isFalse();
+    }
   }
 
   @Test

@@ -13,12 +13,25 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** --dtype bfloat16: our kernel with bfloat16 weights against float32 compute and the official goldens. */
+/**
+ * --dtype bfloat16: bfloat16 weights, and products that take their activations rounded to
+ * bfloat16 (as PyTorch's bfloat16 layers and llama.cpp's BF16 do; sums, norms, softmax and the
+ * residual stream stay float32), against float32 compute and the official float32 goldens.
+ */
 class Bf16DecoderTest {
+  /**
+   * Rounding every product's activations to bfloat16 (relative error up to 2^-9) moves logits that
+   * span about ±6 by up to 0.13 (measured: 0.12 against float32 on the same weights, 0.13 against
+   * the goldens, where the weights are rounded too) and by 0.02-0.025 on average over the vocabulary.
+   * A wrong layer moves them by 0.1 to 8 everywhere (golden README), so the mean catches what the
+   * maximum alone could let through.
+   */
+  private static final double MAX_DIFF = 0.25;
+  private static final double MEAN_DIFF = 0.04;
 
   /**
-   * On a checkpoint stored in bfloat16 both precisions hold the same weights, so only the order of
-   * float32 sums differs: every position's logits agree to 1e-4, prefill and KV-cache steps alike.
+   * On a checkpoint stored in bfloat16 both precisions hold the same weights, so only the rounding
+   * of the activations differs: every position's logits agree within it, prefill and KV-cache steps alike.
    */
   @Test
   void bfloat16ComputeEqualsFloat32OnABfloat16Checkpoint() {
@@ -32,12 +45,12 @@ class Bf16DecoderTest {
         int[] ids = ints(c.get("input_ids"));
         float[][] a = bf.model().forward(List.of(new SeqStep(0, ids, 0)), cb, true);
         float[][] b = f32.model().forward(List.of(new SeqStep(0, ids, 0)), cf, true);
-        for (int p = 0; p < ids.length; p++) assertClose(a[p], b[p], 1e-4, c.get("name").asText() + " position " + p);
+        for (int p = 0; p < ids.length; p++) assertClose(a[p], b[p], c.get("name").asText() + " position " + p);
         int next = argmax(a[ids.length - 1]);
         for (int s = 0; s < 8; s++) {
           float[] la = bf.model().forward(List.of(new SeqStep(0, new int[] {next}, ids.length + s)), cb, false)[0];
           float[] lb = f32.model().forward(List.of(new SeqStep(0, new int[] {next}, ids.length + s)), cf, false)[0];
-          assertClose(la, lb, 1e-4, c.get("name").asText() + " step " + s);
+          assertClose(la, lb, c.get("name").asText() + " step " + s);
           next = argmax(lb);
         }
       }
@@ -46,10 +59,11 @@ class Bf16DecoderTest {
 
   /**
    * A prompt of 48 tokens or more takes the other bfloat16 path (products on widened float32 slices,
-   * layers on PyTorch); its logits and the decode steps after it (Java path) still equal float32's.
+   * or on the native kernel, layers on PyTorch); its logits and the decode steps after it (Java path)
+   * still agree with float32's.
    */
   @Test
-  void longPromptsTakeTheWidenedPathAndStillEqualFloat32() {
+  void longPromptsTakeThePrefillPathAndStillAgreeWithFloat32() {
     JsonNode cases = Goldens.json("chatglm2-tiny", "golden.json").get("cases");
     java.util.List<Integer> all = new java.util.ArrayList<>();
     for (JsonNode c : cases) for (int id : ints(c.get("input_ids"))) all.add(id);
@@ -61,21 +75,20 @@ class Bf16DecoderTest {
          KvCache cf = f32.model().newCache(1, 256)) {
       float[][] a = bf.model().forward(List.of(new SeqStep(0, ids, 0)), cb, true);
       float[][] b = f32.model().forward(List.of(new SeqStep(0, ids, 0)), cf, true);
-      for (int p = 0; p < ids.length; p++) assertClose(a[p], b[p], 1e-4, "long prompt position " + p);
+      for (int p = 0; p < ids.length; p++) assertClose(a[p], b[p], "long prompt position " + p);
       int next = argmax(b[ids.length - 1]);
       for (int s = 0; s < 4; s++) {
         float[] la = bf.model().forward(List.of(new SeqStep(0, new int[] {next}, ids.length + s)), cb, false)[0];
         float[] lb = f32.model().forward(List.of(new SeqStep(0, new int[] {next}, ids.length + s)), cf, false)[0];
-        assertClose(la, lb, 1e-4, "after the long prompt, step " + s);
+        assertClose(la, lb, "after the long prompt, step " + s);
         next = argmax(lb);
       }
     }
   }
 
   /**
-   * On the float32 goldens, bfloat16 rounding of the weights (relative error up to 2^-9) moves
-   * logits that span about ±6 by a few hundredths (0.02-0.04 measured; bound 0.1); where the official code's choice is clear, the
-   * greedy choice is the same.
+   * On the float32 goldens, bfloat16 rounding of weights and activations stays within the bounds
+   * above; where the official code's choice is clear, the greedy choice is the same.
    */
   @ParameterizedTest
   @ValueSource(strings = {"chatglm2-tiny", "internlm2-tiny"})
@@ -89,7 +102,7 @@ class Bf16DecoderTest {
         JsonNode golden = c.get("last_logits");
         float[] expected = new float[golden.size()];
         for (int i = 0; i < expected.length; i++) expected[i] = (float) golden.get(i).asDouble();
-        assertClose(last, expected, 0.1, name + "/" + c.get("name").asText());
+        assertClose(last, expected, name + "/" + c.get("name").asText());
         JsonNode steps = c.get("greedy").get("steps");
         int[] newIds = ints(c.get("greedy").get("new_ids"));
         int pos = ids.length;
@@ -135,10 +148,15 @@ class Bf16DecoderTest {
     }
   }
 
-  private static void assertClose(float[] a, float[] b, double tol, String what) {
+  private static void assertClose(float[] a, float[] b, String what) {
     assertThat(a).hasSameSizeAs(b);
     double max = 0;
-    for (int i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-    assertThat(max).as("max abs diff of %s", what).isLessThanOrEqualTo(tol);
+    double sum = 0;
+    for (int i = 0; i < a.length; i++) {
+      max = Math.max(max, Math.abs(a[i] - b[i]));
+      sum += Math.abs(a[i] - b[i]);
+    }
+    assertThat(max).as("max abs diff of %s", what).isLessThanOrEqualTo(MAX_DIFF);
+    assertThat(sum / a.length).as("mean abs diff of %s", what).isLessThanOrEqualTo(MEAN_DIFF);
   }
 }

@@ -7,25 +7,28 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
+import ai.zhiku.inference.kernel.Bf16;
 import ai.zhiku.inference.kernel.Bf16Matmul;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 
 /**
- * A weight kept in bfloat16 on the Java heap (2 bytes per weight) with float32 activations.
- * DJL 0.35.1's PyTorch JNI cannot hold bfloat16 tensors, so the products are ours: steps with
- * few rows (decode, one row per sequence) run on {@link Bf16Matmul}, which reads the weight
- * once per step for all rows at memory speed; steps with many rows (prefill) widen the weight
- * to float32 a slice at a time and let PyTorch's GEMM do the arithmetic, where it is strongest.
+ * A weight kept in bfloat16 on the Java heap (2 bytes per weight). DJL 0.35.1's PyTorch JNI
+ * cannot hold bfloat16 tensors, so the products are ours, on {@link Bf16Matmul}: activations
+ * rounded to bfloat16, products summed in float32, as PyTorch's bfloat16 linear layers compute.
+ * With the AVX512-BF16 kernel every product runs there; with the Java kernel, steps with many
+ * rows (prefill) instead widen the weight to float32 a slice at a time and let PyTorch's GEMM do
+ * the arithmetic on the rounded activations.
  */
 public final class Bf16Matrix implements Matrix {
   /**
-   * From this many rows on (prefill), products widen the weight and run PyTorch's float32 GEMM.
-   * Alone our kernel is as fast or faster at every size (a [16384, 2048] weight: 48 rows 19 ms
-   * against 53 ms widened, 512 rows 217 against 236 ms), but in the model a 512-token prefill ran
-   * at 42.7 tok/s on our kernel and 46.3 widened: there PyTorch's threads, busy with attention
-   * between the products, compete with ours. The threshold itself (48) was not tuned further.
+   * From this many rows on (prefill), products on the Java kernel widen the weight and run
+   * PyTorch's float32 GEMM. Alone the Java kernel is as fast or faster at every size (a [16384, 2048]
+   * weight: 48 rows 19 ms against 53 ms widened, 512 rows 217 against 236 ms), but in the model a
+   * 512-token prefill ran at 42.7 tok/s on it and 46.3 widened: there PyTorch's threads, busy with
+   * attention between the products, compete with ours. The threshold itself (48) was not tuned
+   * further. The native kernel beats both in the model (69-77 tok/s, BENCHMARKS.md).
    */
   public static final int WIDEN_ROWS = 48;
   /** Floats per widened slice (32 MiB), so prefill never holds a whole float32 copy. */
@@ -63,8 +66,10 @@ public final class Bf16Matrix implements Matrix {
     int n = Math.toIntExact(s.get(0));
     NDManager m = x.getManager();
     NDArray y;
-    if (n >= WIDEN_ROWS) {
-      y = widenedProduct(x);
+    if (n >= WIDEN_ROWS && !Bf16Matmul.nativeKernel()) {
+      try (NDArray rounded = roundedToBf16(x, n)) {
+        y = widenedProduct(rounded);
+      }
     } else {
       Scratch sc = BUFFERS.get();
       float[] xa = sc.in(Math.multiplyExact(n, cols));
@@ -105,6 +110,17 @@ public final class Bf16Matrix implements Matrix {
   /** The values of a float32 array into {@code dst} (its first {@code len}). */
   public static void read(NDArray a, float[] dst, int len) {
     a.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer().get(dst, 0, len);
+  }
+
+  /**
+   * {@code x} with every value rounded to bfloat16 (as {@link Bf16Matmul} rounds the activations of
+   * its products), so a prefill on PyTorch's GEMM computes what the kernels compute.
+   */
+  private NDArray roundedToBf16(NDArray x, int n) {
+    float[] v = BUFFERS.get().in(Math.multiplyExact(n, cols));
+    read(x, v, n * cols);
+    for (int i = 0; i < n * cols; i++) v[i] = Bf16.toFloat(Bf16.fromFloat(v[i]));
+    return array(x.getManager(), v, n, cols);
   }
 
   private NDArray widenedProduct(NDArray x) {

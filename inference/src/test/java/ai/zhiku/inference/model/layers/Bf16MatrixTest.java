@@ -16,7 +16,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 class Bf16MatrixTest {
 
-  /** Decode-sized (our kernel) and prefill-sized (widened slices through PyTorch) products, with bias. */
+  /** Decode-sized and prefill-sized products (each kernel's path, or widened slices through PyTorch), with bias. */
   @ParameterizedTest
   @ValueSource(ints = {1, 5, Bf16Matrix.WIDEN_ROWS + 3})
   void multipliesLikeTheWidenedFloat32Weight(int n) {
@@ -42,7 +42,9 @@ class Bf16MatrixTest {
         assertThat(y.getDataType()).isEqualTo(DataType.FLOAT32);
         assertThat(step.getManagedArrays().size()).as("temporaries are freed at once").isLessThanOrEqualTo(before + 2);
         float[] got = y.toFloatArray();
-        float[] expected = new TorchMatrix(reference).multiply(x, bias).toFloatArray();
+        // the product takes the activations rounded to bfloat16, as PyTorch's bfloat16 layers do
+        NDArray rounded = step.create(roundedToBf16(x.toFloatArray()), new Shape(n, in));
+        float[] expected = new TorchMatrix(reference).multiply(rounded, bias).toFloatArray();
         for (int i = 0; i < got.length; i++) assertThat(got[i]).isCloseTo(expected[i], Offset.offset(1e-4f));
       }
     }
@@ -80,13 +82,19 @@ class Bf16MatrixTest {
       float[] viaCopy = m.multiply(t.duplicate(), null).toFloatArray();
       // the Vector API's interpreted fallback and C2 sum lanes in different orders: equal to rounding
       for (int i = 0; i < viaView.length; i++) assertThat(viaView[i]).isCloseTo(viaCopy[i], Offset.offset(1e-5f));
-      float[] xs = t.toFloatArray();
+      float[] xs = roundedToBf16(t.toFloatArray());
       for (int o = 0; o < out; o++) {
         double e = 0;
         for (int k = 0; k < in; k++) e += Bf16.toFloat(data[o * in + k]) * xs[k];
         assertThat((double) viaView[o]).isCloseTo(e, Offset.offset(1e-4));
       }
     }
+  }
+
+  private static float[] roundedToBf16(float[] v) {
+    float[] r = new float[v.length];
+    for (int i = 0; i < v.length; i++) r[i] = Bf16.toFloat(Bf16.fromFloat(v[i]));
+    return r;
   }
 
   @ParameterizedTest

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds the AVX512-BF16 kernel into the module's classes (so it ships inside the jar):
+#   build.sh OUTPUT_DIR JAVA_HOME
+# A machine without gcc, or not x86-64 Linux, gets no library: the engine then uses the Java kernel
+# (the Vector API), and says so when a bfloat16 model loads. So this script never fails the build.
+set -u
+out="$1/native/linux-x86_64"
+jdk="$2"
+src="$(cd "$(dirname "$0")" && pwd)/zhiku_bf16.c"
+if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
+  echo "[zhiku] native bfloat16 kernel: not built (only for x86-64 Linux)"; exit 0
+fi
+if ! command -v gcc >/dev/null 2>&1; then
+  echo "[zhiku] native bfloat16 kernel: not built (no gcc); bfloat16 runs on the Java kernel"; exit 0
+fi
+mkdir -p "$out"
+if [ -f "$out/libzhiku_bf16.so" ] && [ "$out/libzhiku_bf16.so" -nt "$src" ] && [ "$out/libzhiku_bf16.so" -nt "$0" ]; then
+  exit 0
+fi
+if ! gcc -O3 -std=c11 -Wall -Wextra -fPIC -shared -mavx512f -mavx512bw -mavx512vl -mavx512bf16 \
+    -I"$jdk/include" -I"$jdk/include/linux" "$src" -o "$out/libzhiku_bf16.so" -lm; then
+  rm -f "$out/libzhiku_bf16.so"
+  echo "[zhiku] native bfloat16 kernel: gcc failed (see above); bfloat16 runs on the Java kernel"
+fi
+exit 0

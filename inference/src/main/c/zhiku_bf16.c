@@ -1,0 +1,150 @@
+/*
+ * bfloat16 products for CPUs with AVX512-BF16 (Zen 4/5, Sapphire Rapids and later), called from
+ * ai.zhiku.inference.kernel.NativeBf16Kernel. The Vector API has no bfloat16 dot product; this
+ * instruction (vdpbf16ps) multiplies 32 bfloat16 pairs and accumulates them into 16 float32 lanes
+ * in one step, where widening the weight to float32 first costs three instructions per 16 lanes.
+ *
+ *   y[r * out + o] = sum_k w[o * in + k] * x[r * in + k]     for r < rows, o0 <= o < o1
+ *
+ * w and x are bfloat16 bit patterns (x rounded by the caller), y float32, sums in float32.
+ * Nothing here runs unless Java has checked the CPU flag: the file is compiled for AVX-512.
+ */
+#include <immintrin.h>
+#include <jni.h>
+#include <stdint.h>
+
+typedef const uint16_t *bf16p;
+
+/* The last in % 32 lanes of a row are read with a mask (zeros beyond the row). */
+static inline __m512bh load(bf16p p, int k, int in) {
+  int left = in - k;
+  if (left >= 32) return (__m512bh)_mm512_loadu_si512(p + k);
+  return (__m512bh)_mm512_maskz_loadu_epi16((__mmask32)((1ull << left) - 1), p + k);
+}
+
+/* One activation row against outputs [o0, o1): each weight row streamed once, two accumulators. */
+static void one_row(bf16p w, int in, bf16p x, float *y, int o0, int o1) {
+  for (int o = o0; o < o1; o++) {
+    bf16p r = w + (int64_t)o * in;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 64 <= in; k += 64) {
+      a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(r + k), (__m512bh)_mm512_loadu_si512(x + k));
+      a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_loadu_si512(r + k + 32), (__m512bh)_mm512_loadu_si512(x + k + 32));
+    }
+    for (; k < in; k += 32) a0 = _mm512_dpbf16_ps(a0, load(r, k, in), load(x, k, in));
+    y[o] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+  }
+}
+
+/*
+ * A tile of NO outputs x NR activation rows: NO weight rows and NR activation rows are loaded once
+ * per 32 columns and meet in NO * NR accumulators (at most 16 of the 32 registers).
+ */
+#define TILE(NO, NR)                                                                               \
+  static inline __attribute__((always_inline)) void tile_##NO##x##NR(                             \
+      bf16p w, int in, bf16p x, float *y, int out, int o, int r) {                                \
+    __m512 acc[NO][NR];                                                                            \
+    for (int i = 0; i < NO; i++)                                                                   \
+      for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();                                \
+    bf16p wr = w + (int64_t)o * in;                                                                \
+    bf16p xr = x + (int64_t)r * in;                                                                \
+    for (int k = 0; k < in; k += 32) {                                                             \
+      __m512bh wv[NO];                                                                             \
+      for (int i = 0; i < NO; i++) wv[i] = load(wr + (int64_t)i * in, k, in);                      \
+      for (int j = 0; j < NR; j++) {                                                               \
+        __m512bh xv = load(xr + (int64_t)j * in, k, in);                                           \
+        for (int i = 0; i < NO; i++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], wv[i], xv);           \
+      }                                                                                            \
+    }                                                                                              \
+    for (int i = 0; i < NO; i++)                                                                   \
+      for (int j = 0; j < NR; j++) y[(int64_t)(r + j) * out + o + i] = _mm512_reduce_add_ps(acc[i][j]); \
+  }
+
+TILE(4, 4)
+TILE(4, 3)
+TILE(4, 2)
+TILE(4, 1)
+TILE(1, 4)
+TILE(1, 3)
+TILE(1, 2)
+TILE(1, 1)
+
+static void tiles(bf16p w, int in, bf16p x, int r0, int r1, float *y, int out, int o0, int o1) {
+  int o = o0;
+  for (; o + 4 <= o1; o += 4) {
+    int r = r0;
+    for (; r + 4 <= r1; r += 4) tile_4x4(w, in, x, y, out, o, r);
+    switch (r1 - r) {
+      case 3: tile_4x3(w, in, x, y, out, o, r); break;
+      case 2: tile_4x2(w, in, x, y, out, o, r); break;
+      case 1: tile_4x1(w, in, x, y, out, o, r); break;
+    }
+  }
+  for (; o < o1; o++) {
+    int r = r0;
+    for (; r + 4 <= r1; r += 4) tile_1x4(w, in, x, y, out, o, r);
+    switch (r1 - r) {
+      case 3: tile_1x3(w, in, x, y, out, o, r); break;
+      case 2: tile_1x2(w, in, x, y, out, o, r); break;
+      case 1: tile_1x1(w, in, x, y, out, o, r); break;
+    }
+  }
+}
+
+/*
+ * Many rows (prefill) run in blocks of rows whose activations stay in the 1-2 MiB L2 (256 KiB of
+ * them), so the tiles re-read activations from L2 and each weight slice from memory once per block.
+ */
+static void multiply(bf16p w, int in, bf16p x, int rows, float *y, int out, int o0, int o1) {
+  if (rows == 1) {
+    one_row(w, in, x, y, o0, o1);
+    return;
+  }
+  int block = (int)((256 * 1024 / 2) / in) & ~3;
+  if (block < 4) block = 4;
+  for (int r = 0; r < rows; r += block) tiles(w, in, x, r, r + block < rows ? r + block : rows, y, out, o0, o1);
+}
+
+JNIEXPORT void JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_multiply(
+    JNIEnv *env, jclass cls, jshortArray w, jint in, jshortArray x, jint rows, jfloatArray y, jint out, jint o0,
+    jint o1) {
+  (void)cls;
+  uint16_t *wp = (*env)->GetPrimitiveArrayCritical(env, w, NULL);
+  uint16_t *xp = (*env)->GetPrimitiveArrayCritical(env, x, NULL);
+  float *yp = (*env)->GetPrimitiveArrayCritical(env, y, NULL);
+  if (wp != NULL && xp != NULL && yp != NULL) multiply(wp, in, xp, rows, yp, out, o0, o1);
+  /* mode 0 on y writes back a copy if the VM made one; the inputs are never changed (JNI_ABORT) */
+  if (yp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, y, yp, 0);
+  if (xp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, x, xp, JNI_ABORT);
+  if (wp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, w, wp, JNI_ABORT);
+}
+
+/*
+ * x rounded to bfloat16 (to nearest, ties to even, as torch's .to(torch.bfloat16)), n values.
+ * vcvtneps2bf16 also flushes denormal inputs to zero, as vdpbf16ps would read them anyway.
+ */
+JNIEXPORT void JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_round(
+    JNIEnv *env, jclass cls, jfloatArray x, jshortArray out, jint n) {
+  (void)cls;
+  float *xp = (*env)->GetPrimitiveArrayCritical(env, x, NULL);
+  uint16_t *op = (*env)->GetPrimitiveArrayCritical(env, out, NULL);
+  if (xp != NULL && op != NULL) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(op + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(xp + i)));
+    if (i < n) {
+      __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+      __m256bh b = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, xp + i));
+      _mm256_mask_storeu_epi16(op + i, m, (__m256i)b);
+    }
+  }
+  if (op != NULL) (*env)->ReleasePrimitiveArrayCritical(env, out, op, 0);
+  if (xp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, x, xp, JNI_ABORT);
+}
+
+/* The set of functions this build has; the Java side refuses a library of another version. */
+JNIEXPORT jint JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_version(JNIEnv *env, jclass cls) {
+  (void)env;
+  (void)cls;
+  return 1;
+}

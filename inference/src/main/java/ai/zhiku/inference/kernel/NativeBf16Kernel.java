@@ -1,0 +1,58 @@
+package ai.zhiku.inference.kernel;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Locale;
+
+/**
+ * The AVX512-BF16 kernel ({@code src/main/c/zhiku_bf16.c}, built into the jar by the module's
+ * build when gcc is there): {@code vdpbf16ps} multiplies 32 bfloat16 pairs per instruction, which
+ * the Vector API cannot express. Used only where the CPU has the instruction (Zen 4/5, Intel from
+ * Cooper Lake and Sapphire Rapids on) and the library loads; otherwise {@link Bf16Matmul} keeps
+ * the Vector API kernel. {@code -Dzhiku.bf16.kernel=java} turns it off (for comparisons).
+ */
+final class NativeBf16Kernel {
+  private static final String RESOURCE = "/native/linux-x86_64/libzhiku_bf16.so";
+  private static final String UNAVAILABLE = load();
+
+  private NativeBf16Kernel() {}
+
+  /** Null when the kernel can be used, else why not. */
+  static String unavailable() { return UNAVAILABLE; }
+
+  /**
+   * {@code y[r * out + o] = Σk w[o * in + k] · x[r * in + k]} for rows {@code r < rows} and
+   * outputs {@code o0 <= o < o1}; w and x are bfloat16 bits, sums in float32.
+   */
+  static native void multiply(short[] w, int in, short[] x, int rows, float[] y, int out, int o0, int o1);
+
+  /** {@code out[i] = x[i]} rounded to bfloat16 (to nearest even; denormals flush to zero), for i < n. */
+  static native void round(float[] x, short[] out, int n);
+
+  private static native int version();
+
+  private static String load() {
+    if (!"java".equals(System.getProperty("zhiku.bf16.kernel", "auto").trim().toLowerCase(Locale.ROOT))) {
+      String os = System.getProperty("os.name", "") + "/" + System.getProperty("os.arch", "");
+      if (!os.equals("Linux/amd64")) return "not x86-64 Linux (" + os + ")";
+      if (!CpuFlags.has("avx512_bf16")) return "the CPU has no AVX512-BF16";
+      try (InputStream in = NativeBf16Kernel.class.getResourceAsStream(RESOURCE)) {
+        if (in == null) return "the build made no native library (gcc missing when it was built?)";
+        Path file = Files.createTempFile("zhiku-bf16-", ".so");
+        try {
+          Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+          System.load(file.toAbsolutePath().toString());
+        } finally {
+          Files.deleteIfExists(file); // the loaded library stays mapped
+        }
+        return version() == 1 ? null : "the native library is from another build";
+      } catch (IOException | LinkageError e) {
+        return "the native library did not load: " + e;
+      }
+    }
+    return "turned off by -Dzhiku.bf16.kernel=java";
+  }
+}
