@@ -14,9 +14,6 @@ if ! command -v gcc >/dev/null 2>&1; then
   echo "[zhiku] native bfloat16 kernel: not built (no gcc); bfloat16 runs on the Java kernel"; exit 0
 fi
 mkdir -p "$out"
-if [ -f "$out/libzhiku_bf16.so" ] && [ "$out/libzhiku_bf16.so" -nt "$src" ] && [ "$out/libzhiku_bf16.so" -nt "$0" ]; then
-  exit 0
-fi
 if ! gcc -O3 -std=c11 -Wall -Wextra -fPIC -shared -mavx512f -mavx512bw -mavx512vl -mavx512bf16 \
     -I"$jdk/include" -I"$jdk/include/linux" "$src" -o "$out/libzhiku_bf16.so" -lm; then
   rm -f "$out/libzhiku_bf16.so"

@@ -11,7 +11,9 @@
  */
 #include <immintrin.h>
 #include <jni.h>
+#include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 typedef const uint16_t *bf16p;
 
@@ -142,9 +144,102 @@ JNIEXPORT void JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_round(
   if (xp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, x, xp, JNI_ABORT);
 }
 
+static inline float dot(const float *a, const float *b, int n) {
+  __m512 acc = _mm512_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+  if (i < n) {
+    __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+/* out[0..n) += p * v[0..n) */
+static inline void axpy(float p, const float *v, float *out, int n) {
+  __m512 pv = _mm512_set1_ps(p);
+  int i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, _mm512_fmadd_ps(pv, _mm512_loadu_ps(v + i), _mm512_loadu_ps(out + i)));
+  if (i < n) {
+    __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(out + i, m, _mm512_fmadd_ps(pv, _mm512_maskz_loadu_ps(m, v + i), _mm512_maskz_loadu_ps(m, out + i)));
+  }
+}
+
+static __thread float *scores;
+static __thread int64_t scores_len;
+
+/*
+ * Attention of new tokens over a float32 KV cache [slots, kvHeads, maxLen, hd] whose keys and values
+ * for these tokens are already written. Items [i0, i1) are (token, kv head) pairs, item = t * kvHeads
+ * + kh; token t (in slot slots[t], at position positions[t]) sees positions 0..positions[t] of its
+ * slot; the g = heads / kvHeads query heads of kv head kh share each key and value row they read.
+ * q and out are [n, heads * hd]; softmax in float32 like the PyTorch path.
+ * Returns 0, or -1 when memory for the scores could not be had.
+ */
+JNIEXPORT jint JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_attention(
+    JNIEnv *env, jclass cls, jobject kcache, jobject vcache, jint kvHeads, jint maxLen, jint hd, jintArray slots,
+    jintArray positions, jfloatArray q, jint heads, jfloat scale, jfloatArray out, jint i0, jint i1) {
+  (void)cls;
+  const float *kc = (*env)->GetDirectBufferAddress(env, kcache);
+  const float *vc = (*env)->GetDirectBufferAddress(env, vcache);
+  if (kc == NULL || vc == NULL) return -2;
+  int g = heads / kvHeads;
+  int rc = 0;
+  int *sp = (*env)->GetPrimitiveArrayCritical(env, slots, NULL);
+  int *pp = (*env)->GetPrimitiveArrayCritical(env, positions, NULL);
+  float *qp = (*env)->GetPrimitiveArrayCritical(env, q, NULL);
+  float *op = (*env)->GetPrimitiveArrayCritical(env, out, NULL);
+  if (sp == NULL || pp == NULL || qp == NULL || op == NULL) {
+    rc = -2;
+    goto done;
+  }
+  for (int item = i0; item < i1; item++) {
+    int t = item / kvHeads, kh = item % kvHeads;
+    int len = pp[t] + 1;
+    if ((int64_t)g * len > scores_len) {
+      free(scores);
+      scores_len = (int64_t)g * len * 2;
+      scores = malloc(sizeof(float) * scores_len);
+      if (scores == NULL) {
+        scores_len = 0;
+        rc = -1;
+        goto done;
+      }
+    }
+    int64_t base = ((int64_t)sp[t] * kvHeads + kh) * maxLen * hd;
+    const float *keys = kc + base, *values = vc + base;
+    const float *qh = qp + ((int64_t)t * heads + (int64_t)kh * g) * hd;
+    float *oh = op + ((int64_t)t * heads + (int64_t)kh * g) * hd;
+    for (int j = 0; j < len; j++) {
+      const float *kr = keys + (int64_t)j * hd;
+      for (int h = 0; h < g; h++) scores[(int64_t)h * len + j] = dot(qh + (int64_t)h * hd, kr, hd) * scale;
+    }
+    for (int h = 0; h < g; h++) {
+      float *s = scores + (int64_t)h * len;
+      float max = -INFINITY, sum = 0;
+      for (int j = 0; j < len; j++) max = s[j] > max ? s[j] : max;
+      for (int j = 0; j < len; j++) sum += (s[j] = expf(s[j] - max));
+      float inv = 1.0f / sum;
+      for (int j = 0; j < len; j++) s[j] *= inv;
+      for (int i = 0; i < hd; i++) oh[(int64_t)h * hd + i] = 0;
+    }
+    for (int j = 0; j < len; j++) {
+      const float *vr = values + (int64_t)j * hd;
+      for (int h = 0; h < g; h++) axpy(scores[(int64_t)h * len + j], vr, oh + (int64_t)h * hd, hd);
+    }
+  }
+done:
+  if (op != NULL) (*env)->ReleasePrimitiveArrayCritical(env, out, op, 0);
+  if (qp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, q, qp, JNI_ABORT);
+  if (pp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, positions, pp, JNI_ABORT);
+  if (sp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, slots, sp, JNI_ABORT);
+  return rc;
+}
+
 /* The set of functions this build has; the Java side refuses a library of another version. */
 JNIEXPORT jint JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_version(JNIEnv *env, jclass cls) {
   (void)env;
   (void)cls;
-  return 1;
+  return 2;
 }

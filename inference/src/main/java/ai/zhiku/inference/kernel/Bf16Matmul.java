@@ -99,11 +99,56 @@ public final class Bf16Matmul {
     if (ys != y) System.arraycopy(ys, 0, y, 0, rows * out);
   }
 
+  /**
+   * Runs {@code work} over [0, n) on the compute threads, in chunks (one thread when {@code n *
+   * costPerItem} is below what is worth handing over).
+   */
+  public void forEach(int n, long costPerItem, Range work) {
+    if ((long) n * costPerItem < PARALLEL_WEIGHTS || helpers.length == 0 || n < 2) {
+      work.run(0, n);
+    } else {
+      parallel(n, 1, work);
+    }
+  }
+
+  /**
+   * Attention of {@code n} new tokens over a float32 KV cache whose keys and values for them are
+   * already written (see {@link NativeBf16Kernel#attention}), split over the compute threads by
+   * (token, kv head). Native kernel only.
+   */
+  public void attention(java.nio.ByteBuffer keys, java.nio.ByteBuffer values, int kvHeads, int maxLen, int hd,
+                        int[] slots, int[] positions, float[] q, int heads, float scale, float[] out) {
+    if (!NATIVE) throw new IllegalStateException("attention runs on the native kernel only");
+    int n = slots.length;
+    if (positions.length != n || (long) n * heads * hd > Math.min(q.length, out.length) || heads % kvHeads != 0
+        || (long) keys.capacity() < 4L * (Math.max(0, max(slots)) + 1) * kvHeads * maxLen * hd
+        || values.capacity() != keys.capacity()) {
+      throw new IllegalArgumentException("attention shapes do not fit the arrays");
+    }
+    for (int t = 0; t < n; t++) {
+      if (slots[t] < 0 || positions[t] < 0 || positions[t] >= maxLen) {
+        throw new IllegalArgumentException("token " + t + ": slot " + slots[t] + " position " + positions[t]);
+      }
+    }
+    long cost = (long) (max(positions) + 1) * hd * (heads / kvHeads) * 2;
+    forEach(n * kvHeads, cost, (i0, i1) -> {
+      int rc = NativeBf16Kernel.attention(keys, values, kvHeads, maxLen, hd, slots, positions, q, heads, scale, out, i0, i1);
+      if (rc == -1) throw new OutOfMemoryError("no native memory for attention scores");
+      if (rc != 0) throw new IllegalStateException("attention buffers are not direct");
+    });
+  }
+
+  private static int max(int[] a) {
+    int m = Integer.MIN_VALUE;
+    for (int v : a) m = Math.max(m, v);
+    return m;
+  }
+
   private void run(int out, int in, Range work) {
     if ((long) out * in < PARALLEL_WEIGHTS || helpers.length == 0) {
       work.run(0, out);
     } else {
-      parallel(out, work);
+      parallel(out, 16, work);
     }
   }
 
@@ -133,20 +178,21 @@ public final class Bf16Matmul {
     run(count, in, r);
   }
 
+  /** Work over a range of items [from, to). */
   @FunctionalInterface
-  private interface Range {
+  public interface Range {
     void run(int from, int to);
   }
 
   /**
-   * Runs {@code work} over [0, n) on all threads. The range is cut into chunks of 16-row multiples
+   * Runs {@code work} over [0, n) on all threads. The range is cut into chunks of {@code unit} multiples
    * that the threads take in turn, about eight per thread, so a helper that wakes late (parked
    * between products) takes fewer chunks instead of making the caller wait for a fixed share. The
    * caller waits for the chunks, not for the helpers: a helper that finds none left does nothing.
    */
-  private synchronized void parallel(int n, Range work) {
+  private synchronized void parallel(int n, int unit, Range work) {
     int parts = helpers.length + 1;
-    int grain = Math.max(16, ((n + 8 * parts - 1) / (8 * parts) + 15) & ~15);
+    int grain = Math.max(unit, ((n + 8 * parts - 1) / (8 * parts) + unit - 1) / unit * unit);
     int chunks = (n + grain - 1) / grain;
     AtomicInteger next = new AtomicInteger();
     AtomicInteger done = new AtomicInteger();

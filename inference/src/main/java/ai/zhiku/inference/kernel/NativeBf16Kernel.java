@@ -32,6 +32,17 @@ final class NativeBf16Kernel {
   /** {@code out[i] = x[i]} rounded to bfloat16 (to nearest even; denormals flush to zero), for i < n. */
   static native void round(float[] x, short[] out, int n);
 
+  /**
+   * Attention of new tokens over a float32 KV cache [slots, kvHeads, maxLen, hd] (direct buffers
+   * over the cache tensors) in which their keys and values are already written: items
+   * {@code [i0, i1)} of {@code token * kvHeads + kvHead}; token t of slot {@code slots[t]} at
+   * {@code positions[t]} sees that slot's positions 0..positions[t]. q and out are [n, heads * hd].
+   *
+   * @return 0, -1 when no memory for the scores, -2 when a buffer is not direct or an array not pinned
+   */
+  static native int attention(java.nio.ByteBuffer keys, java.nio.ByteBuffer values, int kvHeads, int maxLen, int hd,
+                              int[] slots, int[] positions, float[] q, int heads, float scale, float[] out, int i0, int i1);
+
   private static native int version();
 
   private static String load() {
@@ -48,7 +59,7 @@ final class NativeBf16Kernel {
         } finally {
           Files.deleteIfExists(file); // the loaded library stays mapped
         }
-        return version() == 1 ? null : "the native library is from another build";
+        return version() == 2 ? null : "the native library is from another build";
       } catch (IOException | LinkageError e) {
         return "the native library did not load: " + e;
       }

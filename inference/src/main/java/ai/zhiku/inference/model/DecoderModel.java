@@ -8,11 +8,13 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
+import ai.zhiku.inference.kernel.Bf16Matmul;
 import ai.zhiku.inference.model.layers.Bf16Matrix;
 import ai.zhiku.inference.model.layers.Layers;
 import ai.zhiku.inference.model.layers.RotaryEmbedding;
 import ai.zhiku.inference.model.layers.RowOps;
 import ai.zhiku.inference.weights.WeightsIndex;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.function.BiFunction;
@@ -131,11 +133,14 @@ public final class DecoderModel implements AutoCloseable {
     }
     torchThreadsFor(total);
     try (NDManager step = manager.newSubManager()) {
-      NDList tables = rope.tables(step, positions, maxKv, dtype);
-      DecodeBatch decode = DecodeBatch.of(step, batch);
+      boolean javaLayers = javaVectors != null && total < Bf16Matrix.WIDEN_ROWS;
+      // attention on the native kernel needs none of PyTorch's rotary tables, indices or masks
+      boolean nativeAttention = javaLayers && Bf16Matmul.nativeKernel() && cache.hasBuffers();
+      NDList tables = nativeAttention ? null : rope.tables(step, positions, maxKv, dtype);
+      DecodeBatch decode = nativeAttention ? null : DecodeBatch.of(step, batch);
       NDArray[] masks = new NDArray[batch.size()]; // causal masks, built once per step
-      NDArray x = javaVectors != null && total < Bf16Matrix.WIDEN_ROWS
-          ? layersInJava(step, ids, batch, cache, tables, decode, masks)
+      NDArray x = javaLayers
+          ? layersInJava(step, ids, positions, batch, cache, nativeAttention, tables, decode, masks)
           : layersInTorch(step, ids, batch, cache, tables, decode, masks);
       NDArray rows = x;
       if (!allPositions) {
@@ -234,13 +239,29 @@ public final class DecoderModel implements AutoCloseable {
 
   /**
    * The layers of a decode-sized step with bfloat16 weights: the residual stream, norms, SwiGLU and
-   * every product stay in Java arrays; only attention (rotary, KV cache) runs on PyTorch.
+   * every product stay in Java arrays. With {@code nativeAttention} so does attention: rotary in
+   * Java, new keys and values written straight into the cache tensors' memory, scores and softmax
+   * on the native kernel, and no PyTorch op in the whole layer (about thirty small ones otherwise,
+   * a sixth of a one-sequence step). Else attention (rotary, KV cache) runs on PyTorch.
    *
    * @return the last layer's output [total, hidden], owned by {@code step}
    */
-  private NDArray layersInJava(NDManager step, long[] ids, List<SeqStep> batch, KvCache cache, NDList tables,
-                               DecodeBatch decode, NDArray[] masks) {
+  private NDArray layersInJava(NDManager step, long[] ids, int[] positions, List<SeqStep> batch, KvCache cache,
+                               boolean nativeAttention, NDList tables, DecodeBatch decode, NDArray[] masks) {
     int n = ids.length;
+    int heads = cfg.numHeads();
+    int kvHeads = cfg.numKvHeads();
+    int hd = cfg.headDim();
+    int[] slots = null;
+    RotaryEmbedding.Tables angles = null;
+    float[] q = null;
+    if (nativeAttention) {
+      slots = new int[n];
+      int t = 0;
+      for (SeqStep s : batch) for (int i = 0; i < s.tokens().length; i++) slots[t++] = s.slot();
+      angles = rope.arrays(positions, maxLength(batch));
+      q = new float[n * heads * hd];
+    }
     int d = cfg.hiddenSize();
     int ffn = cfg.ffnSize();
     int attnWidth = cfg.numHeads() * cfg.headDim();
@@ -259,9 +280,18 @@ public final class DecoderModel implements AutoCloseable {
       RowOps.rmsNorm(x, v.attnNorm(), cfg.normEps(), n, d, h);
       ((Bf16Matrix) lw.qkv()).multiply(h, n, qkv);
       if (v.qkvBias() != null) RowOps.addRows(qkv, v.qkvBias(), n, qkvWidth);
-      try (NDManager scope = step.newSubManager()) {
-        NDArray a = attention(step, scope, l, Bf16Matrix.array(scope, qkv, n, qkvWidth), batch, cache, tables, decode, masks);
-        Bf16Matrix.read(a, attn, n * attnWidth);
+      if (nativeAttention) {
+        rope.applyRows(qkv, n, qkvWidth, heads + kvHeads, angles);
+        cache.writeRows(l, slots, positions, qkv, qkvWidth, heads * hd, (heads + kvHeads) * hd);
+        for (int t = 0; t < n; t++) System.arraycopy(qkv, t * qkvWidth, q, t * attnWidth, attnWidth);
+        ByteBuffer[] kv = cache.buffers(l);
+        Bf16Matmul.shared().attention(kv[0], kv[1], kvHeads, cache.maxLength(), hd, slots, positions, q, heads,
+            (float) (1.0 / Math.sqrt(hd)), attn);
+      } else {
+        try (NDManager scope = step.newSubManager()) {
+          NDArray a = attention(step, scope, l, Bf16Matrix.array(scope, qkv, n, qkvWidth), batch, cache, tables, decode, masks);
+          Bf16Matrix.read(a, attn, n * attnWidth);
+        }
       }
       ((Bf16Matrix) lw.out()).multiply(attn, n, proj);
       RowOps.addInPlace(x, proj, n * d);
@@ -272,6 +302,12 @@ public final class DecoderModel implements AutoCloseable {
       RowOps.addInPlace(x, proj, n * d);
     }
     return Bf16Matrix.array(step, x, n, d);
+  }
+
+  private static int maxLength(List<SeqStep> batch) {
+    int max = 0;
+    for (SeqStep s : batch) max = Math.max(max, s.start() + s.tokens().length);
+    return max;
   }
 
   /** {@code step} holds what lives for the whole step (masks); {@code scope} this layer's temporaries. */

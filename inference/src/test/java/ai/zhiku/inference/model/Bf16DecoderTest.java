@@ -118,6 +118,48 @@ class Bf16DecoderTest {
   }
 
   /**
+   * Sequences of different lengths in other slots, decoded in one step, get the logits each gets
+   * alone: the decode attention (native where the CPU has AVX512-BF16) finds each token's own
+   * slot and positions. One-row and batched products sum in other orders, and a last-bit change
+   * can move an activation's bfloat16 rounding; a wrong slot or position moves logits by 0.1 or more.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"chatglm2-tiny-bf16", "internlm2-tiny"})
+  void aBatchedDecodeStepGivesEachSequenceItsOwnLogits(String name) {
+    JsonNode cases = Goldens.json(name.replace("-bf16", ""), "golden.json").get("cases");
+    int[][] prompts = new int[3][];
+    for (int i = 0; i < 3; i++) prompts[i] = java.util.Arrays.copyOf(ints(cases.get(i).get("input_ids")), 3 + 4 * i);
+    try (ChatModel cm = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), Precision.BFLOAT16);
+         KvCache shared = cm.model().newCache(4, 64);
+         KvCache alone = cm.model().newCache(1, 64)) {
+      int[] slots = {3, 0, 2}; // not in order, one slot left empty
+      int[] next = new int[3];
+      for (int i = 0; i < 3; i++) {
+        float[] l = cm.model().forward(List.of(new SeqStep(slots[i], prompts[i], 0)), shared, false)[0];
+        next[i] = argmax(l);
+      }
+      for (int s = 0; s < 4; s++) {
+        List<SeqStep> batch = new java.util.ArrayList<>();
+        for (int i = 0; i < 3; i++) batch.add(new SeqStep(slots[i], new int[] {next[i]}, prompts[i].length));
+        float[][] together = cm.model().forward(batch, shared, false);
+        for (int i = 0; i < 3; i++) {
+          // the same sequence alone: its prompt and the tokens fed so far, then this step's token
+          cm.model().forward(List.of(new SeqStep(0, prompts[i], 0)), alone, false);
+          float[] own = cm.model().forward(List.of(new SeqStep(0, new int[] {next[i]}, prompts[i].length)), alone, false)[0];
+          double max = 0;
+          for (int v = 0; v < own.length; v++) max = Math.max(max, Math.abs(own[v] - together[i][v]));
+          assertThat(max).as("%s sequence %d step %d", name, i, s).isLessThan(0.02);
+        }
+        for (int i = 0; i < 3; i++) {
+          prompts[i] = java.util.Arrays.copyOf(prompts[i], prompts[i].length + 1);
+          prompts[i][prompts[i].length - 1] = next[i];
+          next[i] = argmax(together[i]);
+        }
+      }
+    }
+  }
+
+  /**
    * A bfloat16 decode step runs PyTorch on one thread, and PyTorch makes that the default of threads
    * started later: a float32 model on a fresh thread must still compute with the configured threads.
    */

@@ -17,8 +17,27 @@ public final class RotaryEmbedding {
     this.headDim = headDim;
   }
 
+  /** cos and sin of each position's angles, [tokens, width] row-major. */
+  public record Tables(float[] cos, float[] sin, int width) {}
+
   /** Per-step tables for the given positions: cos and sin, [tokens, 1, dims]. */
   public NDList tables(NDManager step, int[] positions, int kvLength, DataType dtype) {
+    Tables t = arrays(positions, kvLength);
+    int n = positions.length;
+    NDArray c = step.create(t.cos(), new Shape(n, 1, t.width()));
+    NDArray s = step.create(t.sin(), new Shape(n, 1, t.width()));
+    if (dtype != DataType.FLOAT32) {
+      c = c.toType(dtype, false);
+      s = s.toType(dtype, false);
+    }
+    return new NDList(c, s);
+  }
+
+  /**
+   * The tables as Java arrays: width is half the rotary dimensions for the interleaved form
+   * (ChatGLM2), the head dimension for rotate-half (InternLM2, each angle twice).
+   */
+  public Tables arrays(int[] positions, int kvLength) {
     int rotDims = rope instanceof Rope.Interleaved i ? i.rotaryDims() : headDim;
     int half = rotDims / 2;
     double base = rope instanceof Rope.Interleaved i ? i.base() : ((Rope.RotateHalf) rope).base();
@@ -50,13 +69,41 @@ public final class RotaryEmbedding {
         }
       }
     }
-    NDArray c = step.create(cos, new Shape(n, 1, width));
-    NDArray s = step.create(sin, new Shape(n, 1, width));
-    if (dtype != DataType.FLOAT32) {
-      c = c.toType(dtype, false);
-      s = s.toType(dtype, false);
+    return new Tables(cos, sin, width);
+  }
+
+  /**
+   * Rotates, in place, heads {@code [0, heads)} of each of {@code n} rows of {@code x} (row
+   * {@code t} at {@code t * stride}, head h at {@code h * headDim} in it) by token t's angles: the
+   * same float32 arithmetic as {@link #apply}, on Java arrays.
+   */
+  public void applyRows(float[] x, int n, int stride, int heads, Tables t) {
+    float[] cos = t.cos();
+    float[] sin = t.sin();
+    int w = t.width();
+    for (int r = 0; r < n; r++) {
+      for (int h = 0; h < heads; h++) {
+        int o = r * stride + h * headDim;
+        if (rope instanceof Rope.Interleaved) {
+          for (int k = 0; k < w; k++) {
+            float x0 = x[o + 2 * k];
+            float x1 = x[o + 2 * k + 1];
+            float c = cos[r * w + k];
+            float s = sin[r * w + k];
+            x[o + 2 * k] = x0 * c - x1 * s;
+            x[o + 2 * k + 1] = x1 * c + x0 * s;
+          }
+        } else {
+          int half = headDim / 2;
+          for (int k = 0; k < half; k++) {
+            float x1 = x[o + k];
+            float x2 = x[o + k + half];
+            x[o + k] = x1 * cos[r * w + k] + -x2 * sin[r * w + k];
+            x[o + k + half] = x2 * cos[r * w + k + half] + x1 * sin[r * w + k + half];
+          }
+        }
+      }
     }
-    return new NDList(c, s);
   }
 
   /** x: [tokens, heads, headDim]; returns the rotated copy. */
