@@ -297,7 +297,8 @@ public final class DecoderModel implements AutoCloseable {
       RowOps.addInPlace(x, proj, n * d);
       RowOps.rmsNorm(x, v.ffnNorm(), cfg.normEps(), n, d, h);
       ((Bf16Matrix) lw.gateUp()).multiply(h, n, gateUp);
-      RowOps.swiGlu(gateUp, n, ffn, act);
+      // one exp per value: 21 of 277 ms of a 16-sequence step on one thread
+      Bf16Matmul.shared().forEach(n, 8L * ffn, (r0, r1) -> RowOps.swiGlu(gateUp, r0, r1, ffn, act));
       ((Bf16Matrix) lw.down()).multiply(act, n, proj);
       RowOps.addInPlace(x, proj, n * d);
     }

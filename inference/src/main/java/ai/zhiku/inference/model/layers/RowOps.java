@@ -19,9 +19,9 @@ public final class RowOps {
     }
   }
 
-  /** out[r, i] = silu(gateUp[r, i]) * gateUp[r, ffn + i]: rows of [gate | up], width 2 * ffn. */
-  public static void swiGlu(float[] gateUp, int n, int ffn, float[] out) {
-    for (int r = 0; r < n; r++) {
+  /** out[r, i] = silu(gateUp[r, i]) * gateUp[r, ffn + i] for rows [r0, r1) of [gate | up], width 2 * ffn. */
+  public static void swiGlu(float[] gateUp, int r0, int r1, int ffn, float[] out) {
+    for (int r = r0; r < r1; r++) {
       int g = r * 2 * ffn;
       int o = r * ffn;
       for (int i = 0; i < ffn; i++) {
