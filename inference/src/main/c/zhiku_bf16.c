@@ -41,17 +41,19 @@ static void one_row(bf16p w, int in, bf16p x, float *y, int o0, int o1) {
 
 /*
  * A tile of NO outputs x NR activation rows: NO weight rows and NR activation rows are loaded once
- * per 32 columns and meet in NO * NR accumulators (at most 16 of the 32 registers).
+ * per 32 columns and meet in NO * NR accumulators (at most 16 of the 32 registers). Alongside, npf
+ * weight rows of a later tile (pf, pf + pstride, ...) are fetched into L2 (see tiles()).
  */
 #define TILE(NO, NR)                                                                               \
   static inline __attribute__((always_inline)) void tile_##NO##x##NR(                             \
-      bf16p w, int in, bf16p x, float *y, int out, int o, int r) {                                \
+      bf16p w, int in, bf16p x, float *y, int out, int o, int r, bf16p pf, int npf, int64_t pstride) { \
     __m512 acc[NO][NR];                                                                            \
     for (int i = 0; i < NO; i++)                                                                   \
       for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();                                \
     bf16p wr = w + (int64_t)o * in;                                                                \
     bf16p xr = x + (int64_t)r * in;                                                                \
     for (int k = 0; k < in; k += 32) {                                                             \
+      for (int p = 0; p < npf; p++) _mm_prefetch((const char *)(pf + p * pstride + k), _MM_HINT_T1); \
       __m512bh wv[NO];                                                                             \
       for (int i = 0; i < NO; i++) wv[i] = load(wr + (int64_t)i * in, k, in);                      \
       for (int j = 0; j < NR; j++) {                                                               \
@@ -72,24 +74,41 @@ TILE(1, 3)
 TILE(1, 2)
 TILE(1, 1)
 
+/*
+ * Weights come from memory in the first row block of each group of four outputs and from the
+ * caches after that; the hardware prefetchers stop at each 4 KiB weight row, so the tiles also
+ * fetch the rows of the group PREFETCH_GROUPS ahead into L2, one of its four rows per row block
+ * (all four when there is a single block). Measured on the model's products with 16 rows,
+ * 2 threads: 267 -> 306 GFLOPS.
+ */
+#define PREFETCH_GROUPS 4
+
 static void tiles(bf16p w, int in, bf16p x, int r0, int r1, float *y, int out, int o0, int o1) {
+  int blocks = (r1 - r0 + 3) / 4;
   int o = o0;
   for (; o + 4 <= o1; o += 4) {
+    int ahead = o + 4 * PREFETCH_GROUPS;
     int r = r0;
-    for (; r + 4 <= r1; r += 4) tile_4x4(w, in, x, y, out, o, r);
-    switch (r1 - r) {
-      case 3: tile_4x3(w, in, x, y, out, o, r); break;
-      case 2: tile_4x2(w, in, x, y, out, o, r); break;
-      case 1: tile_4x1(w, in, x, y, out, o, r); break;
+    for (int b = 0; r < r1; r += 4, b++) {
+      /* block b fetches rows b, b + blocks, ... of the group ahead */
+      int npf = ahead + 4 <= o1 && b < 4 ? (4 - b + blocks - 1) / blocks : 0;
+      bf16p pf = w + (int64_t)(npf > 0 ? ahead + b : o) * in;
+      int64_t stride = (int64_t)blocks * in;
+      switch (r1 - r < 4 ? r1 - r : 4) {
+        case 4: tile_4x4(w, in, x, y, out, o, r, pf, npf, stride); break;
+        case 3: tile_4x3(w, in, x, y, out, o, r, pf, npf, stride); break;
+        case 2: tile_4x2(w, in, x, y, out, o, r, pf, npf, stride); break;
+        case 1: tile_4x1(w, in, x, y, out, o, r, pf, npf, stride); break;
+      }
     }
   }
   for (; o < o1; o++) {
     int r = r0;
-    for (; r + 4 <= r1; r += 4) tile_1x4(w, in, x, y, out, o, r);
+    for (; r + 4 <= r1; r += 4) tile_1x4(w, in, x, y, out, o, r, w, 0, 0);
     switch (r1 - r) {
-      case 3: tile_1x3(w, in, x, y, out, o, r); break;
-      case 2: tile_1x2(w, in, x, y, out, o, r); break;
-      case 1: tile_1x1(w, in, x, y, out, o, r); break;
+      case 3: tile_1x3(w, in, x, y, out, o, r, w, 0, 0); break;
+      case 2: tile_1x2(w, in, x, y, out, o, r, w, 0, 0); break;
+      case 1: tile_1x1(w, in, x, y, out, o, r, w, 0, 0); break;
     }
   }
 }
