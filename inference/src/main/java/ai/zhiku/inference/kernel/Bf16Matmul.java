@@ -138,6 +138,18 @@ public final class Bf16Matmul {
     });
   }
 
+  /**
+   * SwiGLU on the native kernel, vectorised: {@code out[r, i] = silu(gateUp[r, i]) * gateUp[r, ffn + i]}
+   * for rows [r0, r1) of [gate | up]. Native kernel only.
+   */
+  public static void swiGlu(float[] gateUp, int r0, int r1, int ffn, float[] out) {
+    if (!NATIVE) throw new IllegalStateException("swiGlu runs on the native kernel only");
+    if (r0 < 0 || r0 > r1 || (long) r1 * 2 * ffn > gateUp.length || (long) r1 * ffn > out.length) {
+      throw new IllegalArgumentException("swiGlu rows do not fit the arrays");
+    }
+    NativeBf16Kernel.swiGlu(gateUp, r0, r1, ffn, out);
+  }
+
   private static int max(int[] a) {
     int m = Integer.MIN_VALUE;
     for (int v : a) m = Math.max(m, v);

@@ -43,6 +43,9 @@ final class NativeBf16Kernel {
   static native int attention(java.nio.ByteBuffer keys, java.nio.ByteBuffer values, int kvHeads, int maxLen, int hd,
                               int[] slots, int[] positions, float[] q, int heads, float scale, float[] out, int i0, int i1);
 
+  /** {@code out[r, i] = silu(gateUp[r, i]) * gateUp[r, ffn + i]} for rows [r0, r1), exp within 1-2 ulp. */
+  static native void swiGlu(float[] gateUp, int r0, int r1, int ffn, float[] out);
+
   private static native int version();
 
   private static String load() {
@@ -59,7 +62,7 @@ final class NativeBf16Kernel {
         } finally {
           Files.deleteIfExists(file); // the loaded library stays mapped
         }
-        return version() == 2 ? null : "the native library is from another build";
+        return version() == 3 ? null : "the native library is from another build";
       } catch (IOException | LinkageError e) {
         return "the native library did not load: " + e;
       }

@@ -138,6 +138,36 @@ class Bf16MatmulTest {
     }
   }
 
+  /** The vectorised SwiGLU against the float64 formula, over gates from -100 to 100 and a width with a tail. */
+  @Test
+  void nativeSwiGluMatchesTheFormula() {
+    assumeTrue(NativeBf16Kernel.unavailable() == null, () -> "no native kernel here: " + NativeBf16Kernel.unavailable());
+    int ffn = 1000;
+    int rows = 3;
+    float[] gateUp = new float[rows * 2 * ffn];
+    Random rnd = new Random(7);
+    for (int r = 0; r < rows; r++) {
+      for (int i = 0; i < ffn; i++) {
+        gateUp[r * 2 * ffn + i] = r == 0 ? -100f + 0.2f * i : (float) rnd.nextGaussian() * (r == 1 ? 1f : 8f);
+        gateUp[r * 2 * ffn + ffn + i] = (float) rnd.nextGaussian();
+      }
+    }
+    float[] out = new float[rows * ffn];
+    java.util.Arrays.fill(out, Float.NaN);
+    Bf16Matmul.swiGlu(gateUp, 1, rows, ffn, out);
+    for (int i = 0; i < ffn; i++) assertThat(out[i]).as("row 0 untouched").isNaN();
+    Bf16Matmul.swiGlu(gateUp, 0, 1, ffn, out);
+    for (int r = 0; r < rows; r++) {
+      for (int i = 0; i < ffn; i++) {
+        double g = gateUp[r * 2 * ffn + i];
+        double expected = g / (1 + Math.exp(-g)) * gateUp[r * 2 * ffn + ffn + i];
+        // a few float32 roundings on top of exp's 1-2 ulp
+        assertThat((double) out[r * ffn + i]).as("row %d gate %f", r, g)
+            .isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-6 * Math.abs(expected) + 1e-30));
+      }
+    }
+  }
+
   @Test
   void theNativeKernelIsInUseOnCpusWithBf16Instructions() {
     // the build compiles it with gcc; CI machines are AVX512-BF16 EPYCs

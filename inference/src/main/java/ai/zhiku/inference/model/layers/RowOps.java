@@ -1,5 +1,7 @@
 package ai.zhiku.inference.model.layers;
 
+import ai.zhiku.inference.kernel.Bf16Matmul;
+
 /**
  * The element-wise layer ops on float32 rows held in Java arrays, for decode steps with bfloat16
  * weights: between two products of our kernel the activations stay in Java instead of taking a
@@ -21,6 +23,11 @@ public final class RowOps {
 
   /** out[r, i] = silu(gateUp[r, i]) * gateUp[r, ffn + i] for rows [r0, r1) of [gate | up], width 2 * ffn. */
   public static void swiGlu(float[] gateUp, int r0, int r1, int ffn, float[] out) {
+    if (Bf16Matmul.nativeKernel()) {
+      // vectorised exp: one Math.exp per value was 11.5 of 189 ms of a 16-sequence step on two threads
+      Bf16Matmul.swiGlu(gateUp, r0, r1, ffn, out);
+      return;
+    }
     for (int r = r0; r < r1; r++) {
       int g = r * 2 * ffn;
       int o = r * ffn;
