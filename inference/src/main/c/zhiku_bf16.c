@@ -163,6 +163,27 @@ JNIEXPORT void JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_round(
   if (xp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, x, xp, JNI_ABORT);
 }
 
+/*
+ * e^x for 16 lanes: x = n ln2 + r with |r| <= ln2 / 2, e^r by its Taylor series to r^7 (the next
+ * term is below 5e-9 relative, under float32's half ulp), times 2^n. Within 1-2 ulp of expf;
+ * below -87 it flushes to 0 and above 88 it gives infinity, as expf does.
+ */
+static inline __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(89.0f));
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
 static inline float dot(const float *a, const float *b, int n) {
   __m512 acc = _mm512_setzero_ps();
   int i = 0;
@@ -185,6 +206,28 @@ static inline void axpy(float p, const float *v, float *out, int n) {
   }
 }
 
+/* s[0..n) = softmax(s[0..n)), 16 lanes at a time */
+static inline void softmax(float *s, int n) {
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  for (int j = 0; j < n; j += 16) {
+    __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+    vmax = _mm512_mask_max_ps(vmax, m, vmax, _mm512_maskz_loadu_ps(m, s + j));
+  }
+  __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+  __m512 vsum = _mm512_setzero_ps();
+  for (int j = 0; j < n; j += 16) {
+    __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+    __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), max));
+    vsum = _mm512_mask_add_ps(vsum, m, vsum, e);
+    _mm512_mask_storeu_ps(s + j, m, e);
+  }
+  __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+  for (int j = 0; j < n; j += 16) {
+    __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+    _mm512_mask_storeu_ps(s + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + j), inv));
+  }
+}
+
 static __thread float *scores;
 static __thread int64_t scores_len;
 
@@ -193,7 +236,7 @@ static __thread int64_t scores_len;
  * for these tokens are already written. Items [i0, i1) are (token, kv head) pairs, item = t * kvHeads
  * + kh; token t (in slot slots[t], at position positions[t]) sees positions 0..positions[t] of its
  * slot; the g = heads / kvHeads query heads of kv head kh share each key and value row they read.
- * q and out are [n, heads * hd]; softmax in float32 like the PyTorch path.
+ * q and out are [n, heads * hd]; softmax in float32 (exp16) like the PyTorch path.
  * Returns 0, or -1 when memory for the scores could not be had.
  */
 JNIEXPORT jint JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_attention(
@@ -234,15 +277,9 @@ JNIEXPORT jint JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_attention
       const float *kr = keys + (int64_t)j * hd;
       for (int h = 0; h < g; h++) scores[(int64_t)h * len + j] = dot(qh + (int64_t)h * hd, kr, hd) * scale;
     }
-    for (int h = 0; h < g; h++) {
-      float *s = scores + (int64_t)h * len;
-      float max = -INFINITY, sum = 0;
-      for (int j = 0; j < len; j++) max = s[j] > max ? s[j] : max;
-      for (int j = 0; j < len; j++) sum += (s[j] = expf(s[j] - max));
-      float inv = 1.0f / sum;
-      for (int j = 0; j < len; j++) s[j] *= inv;
+    for (int h = 0; h < g; h++) softmax(scores + (int64_t)h * len, len);
+    for (int h = 0; h < g; h++)
       for (int i = 0; i < hd; i++) oh[(int64_t)h * hd + i] = 0;
-    }
     for (int j = 0; j < len; j++) {
       const float *vr = values + (int64_t)j * hd;
       for (int h = 0; h < g; h++) axpy(scores[(int64_t)h * len + j], vr, oh + (int64_t)h * hd, hd);
@@ -254,27 +291,6 @@ done:
   if (pp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, positions, pp, JNI_ABORT);
   if (sp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, slots, sp, JNI_ABORT);
   return rc;
-}
-
-/*
- * e^x for 16 lanes: x = n ln2 + r with |r| <= ln2 / 2, e^r by its Taylor series to r^7 (the next
- * term is below 5e-9 relative, under float32's half ulp), times 2^n. Within 1-2 ulp of expf;
- * below -87 it flushes to 0 and above 88 it gives infinity, as expf does.
- */
-static inline __m512 exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(89.0f));
-  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 5040);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
 }
 
 /* out[r, i] = silu(g) * u for rows [r0, r1) of [gate | up] (width 2 * ffn), silu(g) = g / (1 + e^-g). */

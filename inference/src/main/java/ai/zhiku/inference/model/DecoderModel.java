@@ -83,14 +83,15 @@ public final class DecoderModel implements AutoCloseable {
   }
 
   /**
-   * With bfloat16 weights a step of few rows spends its time in our kernel, on its own threads;
-   * what is left to PyTorch are small ops, which ran 8% slower per decode step with a second
-   * PyTorch thread waking and spinning beside ours on two cores. Prefill keeps all threads.
+   * With bfloat16 weights a step on Java arrays spends its time in our kernels, on their own
+   * threads; what is left to PyTorch are small ops (or none), which ran 8% slower per decode step
+   * with a second PyTorch thread waking and spinning beside ours on two cores. Steps through
+   * PyTorch's layers keep all threads.
    * PyTorch's setting belongs to the calling thread but also becomes the default of threads that
    * start later, so every model sets what it wants on its own thread, whatever ran before.
    */
-  private void torchThreadsFor(int rows) {
-    int want = precision == Precision.BFLOAT16 && rows < Bf16Matrix.WIDEN_ROWS ? 1 : torchThreads;
+  private void torchThreadsFor(boolean javaLayers) {
+    int want = javaLayers ? 1 : torchThreads;
     if (JniUtils.getNumThreads() != want) JniUtils.setNumThreads(want);
   }
 
@@ -135,11 +136,14 @@ public final class DecoderModel implements AutoCloseable {
       }
       maxKv = Math.max(maxKv, s.start() + s.tokens().length);
     }
-    torchThreadsFor(total);
+    // bfloat16 steps run on Java arrays: decode-sized ones always, prefill too when attention can
+    // run on the native kernel (PyTorch's attention, SwiGLU and norms took 1.7 of 6.7 s of a
+    // 512-token prefill, and each product copied its activations out of a tensor and back)
+    boolean nativeAttention = javaVectors != null && Bf16Matmul.nativeKernel() && cache.hasBuffers();
+    boolean javaLayers = javaVectors != null && (total < Bf16Matrix.WIDEN_ROWS || nativeAttention);
+    torchThreadsFor(javaLayers);
     try (NDManager step = manager.newSubManager()) {
-      boolean javaLayers = javaVectors != null && total < Bf16Matrix.WIDEN_ROWS;
       // attention on the native kernel needs none of PyTorch's rotary tables, indices or masks
-      boolean nativeAttention = javaLayers && Bf16Matmul.nativeKernel() && cache.hasBuffers();
       NDList tables = nativeAttention ? null : rope.tables(step, positions, maxKv, dtype);
       DecodeBatch decode = nativeAttention ? null : DecodeBatch.of(step, batch);
       NDArray[] masks = new NDArray[batch.size()]; // causal masks, built once per step

@@ -58,9 +58,10 @@ class Bf16DecoderTest {
   }
 
   /**
-   * A prompt of 48 tokens or more takes the other bfloat16 path (products on widened float32 slices,
-   * or on the native kernel, layers on PyTorch); its logits and the decode steps after it (Java path)
-   * still agree with float32's.
+   * A prompt of 48 tokens or more takes the prefill path: layers on Java arrays with batched tiles
+   * and attention over many new tokens on the native kernel, or, on the Java kernel (the build's
+   * second test run), PyTorch's layers with products on widened float32 slices. Its logits and the
+   * decode steps after it still agree with float32's.
    */
   @Test
   void longPromptsTakeThePrefillPathAndStillAgreeWithFloat32() {
