@@ -176,7 +176,7 @@ public final class DecoderModel implements AutoCloseable {
   }
 
   /**
-   * The final norm and the head of a decode-sized bfloat16 step on Java arrays: the logits of each
+   * The final norm and the head of a bfloat16 step on Java arrays: the logits of each
    * sequence's last token, or of every token. Through PyTorch, the copies of 16 sequences' logits
    * (6 MB) in and out of a tensor took 22 of 283 ms.
    */
@@ -201,9 +201,10 @@ public final class DecoderModel implements AutoCloseable {
       head.multiply(h, 1, logits);
       return new float[][] {logits};
     }
-    // one reused array for all rows' logits: a fresh one this size (a G1 humongous object) every
-    // step made the head of a 16-sequence step take 37 ms instead of 21
-    float[] flat = LOGITS.get();
+    // one reused array for a decode step's logits: a fresh one this size (a G1 humongous object)
+    // every step made the head of a 16-sequence step take 37 ms instead of 21. Not for the logits of
+    // every prompt position (hundreds of MB, kept for as long as the thread lives).
+    float[] flat = rows <= Bf16Matrix.WIDEN_ROWS ? LOGITS.get() : new float[Math.multiplyExact(rows, vocab)];
     if (flat.length < rows * vocab) LOGITS.set(flat = new float[rows * vocab]);
     head.multiply(h, rows, flat);
     float[][] out = new float[rows][];
@@ -286,7 +287,8 @@ public final class DecoderModel implements AutoCloseable {
   }
 
   /**
-   * The layers of a decode-sized step with bfloat16 weights: the residual stream, norms, SwiGLU and
+   * The layers of a step with bfloat16 weights on Java arrays (decode-sized steps, and every step when
+   * attention runs on the native kernel): the residual stream, norms, SwiGLU and
    * every product stay in Java arrays. With {@code nativeAttention} so does attention: rotary in
    * Java, new keys and values written straight into the cache tensors' memory, scores and softmax
    * on the native kernel, and no PyTorch op in the whole layer (about thirty small ones otherwise,
