@@ -228,6 +228,56 @@ static inline void softmax(float *s, int n) {
   }
 }
 
+/*
+ * One kv head of one token for head size 128 (both families' real models): the g query heads at q
+ * (g x 128) over keys and values [len, 128], scores scratch g x len, results into out (g x 128).
+ * A dot product of one accumulator is a chain of eight dependent FMAs plus a horizontal sum, so
+ * scores take four keys at a time in eight independent chains; the weighted sum keeps each head's
+ * output in registers over a block of 64 keys, which stay in L1 for all g heads.
+ * Prefill attention of a 512-token prompt (24 layers): 746 ms with the generic loops.
+ */
+static void head128(const float *q, const float *keys, const float *values, int len, int g, float scale,
+                    float *scores, float *out) {
+  int j = 0;
+  for (; j + 4 <= len; j += 4) {
+    const float *k0 = keys + (int64_t)j * 128;
+    for (int h = 0; h < g; h++) {
+      const float *qh = q + (int64_t)h * 128;
+      __m512 a[8];
+      for (int t = 0; t < 8; t++) a[t] = _mm512_setzero_ps();
+      for (int c = 0; c < 128; c += 32) {
+        __m512 q0 = _mm512_loadu_ps(qh + c), q1 = _mm512_loadu_ps(qh + c + 16);
+        for (int t = 0; t < 4; t++) {
+          a[2 * t] = _mm512_fmadd_ps(q0, _mm512_loadu_ps(k0 + t * 128 + c), a[2 * t]);
+          a[2 * t + 1] = _mm512_fmadd_ps(q1, _mm512_loadu_ps(k0 + t * 128 + c + 16), a[2 * t + 1]);
+        }
+      }
+      float *s = scores + (int64_t)h * len + j;
+      for (int t = 0; t < 4; t++) s[t] = _mm512_reduce_add_ps(_mm512_add_ps(a[2 * t], a[2 * t + 1])) * scale;
+    }
+  }
+  for (; j < len; j++) {
+    for (int h = 0; h < g; h++) scores[(int64_t)h * len + j] = dot(q + (int64_t)h * 128, keys + (int64_t)j * 128, 128) * scale;
+  }
+  for (int h = 0; h < g; h++) softmax(scores + (int64_t)h * len, len);
+  for (int i = 0; i < g * 128; i++) out[i] = 0;
+  for (int j0 = 0; j0 < len; j0 += 64) {
+    int j1 = j0 + 64 < len ? j0 + 64 : len;
+    for (int h = 0; h < g; h++) {
+      float *oh = out + (int64_t)h * 128;
+      const float *p = scores + (int64_t)h * len;
+      __m512 acc[8];
+      for (int c = 0; c < 8; c++) acc[c] = _mm512_loadu_ps(oh + 16 * c);
+      for (int jj = j0; jj < j1; jj++) {
+        __m512 pj = _mm512_set1_ps(p[jj]);
+        const float *vr = values + (int64_t)jj * 128;
+        for (int c = 0; c < 8; c++) acc[c] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(vr + 16 * c), acc[c]);
+      }
+      for (int c = 0; c < 8; c++) _mm512_storeu_ps(oh + 16 * c, acc[c]);
+    }
+  }
+}
+
 static __thread float *scores;
 static __thread int64_t scores_len;
 
@@ -273,6 +323,10 @@ JNIEXPORT jint JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_attention
     const float *keys = kc + base, *values = vc + base;
     const float *qh = qp + ((int64_t)t * heads + (int64_t)kh * g) * hd;
     float *oh = op + ((int64_t)t * heads + (int64_t)kh * g) * hd;
+    if (hd == 128) {
+      head128(qh, keys, values, len, g, scale, scores, oh);
+      continue;
+    }
     for (int j = 0; j < len; j++) {
       const float *kr = keys + (int64_t)j * hd;
       for (int h = 0; h < g; h++) scores[(int64_t)h * len + j] = dot(qh + (int64_t)h * hd, kr, hd) * scale;

@@ -33,11 +33,17 @@ class NativeAttentionTest {
     }
     // a long single sequence spreads over both threads (its (token, kv head) items)
     check(128, 16, new int[] {0, 0, 0}, new int[] {MAX_LEN - 3, MAX_LEN - 2, MAX_LEN - 1});
+    // head size 128 has its own loops: four keys at a time (and a tail), blocks of 64 keys
+    check(128, 6, new int[] {1, 2, 0, 1}, new int[] {149, 130, 64, 2}, 150);
   }
 
   private void check(int hd, int heads, int[] slots, int[] positions) {
+    check(hd, heads, slots, positions, MAX_LEN);
+  }
+
+  private void check(int hd, int heads, int[] slots, int[] positions, int maxLen) {
     Random rnd = new Random(hd * 31L + heads);
-    int cacheFloats = SLOTS * KV_HEADS * MAX_LEN * hd;
+    int cacheFloats = SLOTS * KV_HEADS * maxLen * hd;
     ByteBuffer kb = ByteBuffer.allocateDirect(cacheFloats * 4).order(ByteOrder.nativeOrder());
     ByteBuffer vb = ByteBuffer.allocateDirect(cacheFloats * 4).order(ByteOrder.nativeOrder());
     FloatBuffer k = kb.asFloatBuffer();
@@ -51,11 +57,11 @@ class NativeAttentionTest {
     for (int i = 0; i < q.length; i++) q[i] = (float) rnd.nextGaussian();
     float scale = (float) (1 / Math.sqrt(hd));
     float[] out = new float[q.length];
-    Bf16Matmul.shared().attention(kb, vb, KV_HEADS, MAX_LEN, hd, slots, positions, q, heads, scale, out);
+    Bf16Matmul.shared().attention(kb, vb, KV_HEADS, maxLen, hd, slots, positions, q, heads, scale, out);
     int g = heads / KV_HEADS;
     for (int t = 0; t < n; t++) {
       for (int h = 0; h < heads; h++) {
-        int base = ((slots[t] * KV_HEADS + h / g) * MAX_LEN) * hd;
+        int base = ((slots[t] * KV_HEADS + h / g) * maxLen) * hd;
         int len = positions[t] + 1;
         double[] s = new double[len];
         double max = Double.NEGATIVE_INFINITY;
