@@ -24,6 +24,11 @@ static inline __m512bh load(bf16p p, int k, int in) {
   return (__m512bh)_mm512_maskz_loadu_epi16((__mmask32)((1ull << left) - 1), p + k);
 }
 
+/* The first min(left, 16) of 16 float lanes: a row's last, partial vector. */
+static inline __mmask16 lanes(int left) {
+  return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
 /* One activation row against outputs [o0, o1): each weight row streamed once, two accumulators. */
 static void one_row(bf16p w, int in, bf16p x, float *y, int o0, int o1) {
   for (int o = o0; o < o1; o++) {
@@ -154,7 +159,7 @@ JNIEXPORT void JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_round(
     int i = 0;
     for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(op + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(xp + i)));
     if (i < n) {
-      __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+      __mmask16 m = lanes(n - i);
       __m256bh b = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, xp + i));
       _mm256_mask_storeu_epi16(op + i, m, (__m256i)b);
     }
@@ -189,7 +194,7 @@ static inline float dot(const float *a, const float *b, int n) {
   int i = 0;
   for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
   if (i < n) {
-    __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+    __mmask16 m = lanes(n - i);
     acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc);
   }
   return _mm512_reduce_add_ps(acc);
@@ -201,7 +206,7 @@ static inline void axpy(float p, const float *v, float *out, int n) {
   int i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, _mm512_fmadd_ps(pv, _mm512_loadu_ps(v + i), _mm512_loadu_ps(out + i)));
   if (i < n) {
-    __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+    __mmask16 m = lanes(n - i);
     _mm512_mask_storeu_ps(out + i, m, _mm512_fmadd_ps(pv, _mm512_maskz_loadu_ps(m, v + i), _mm512_maskz_loadu_ps(m, out + i)));
   }
 }
@@ -210,20 +215,20 @@ static inline void axpy(float p, const float *v, float *out, int n) {
 static inline void softmax(float *s, int n) {
   __m512 vmax = _mm512_set1_ps(-INFINITY);
   for (int j = 0; j < n; j += 16) {
-    __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+    __mmask16 m = lanes(n - j);
     vmax = _mm512_mask_max_ps(vmax, m, vmax, _mm512_maskz_loadu_ps(m, s + j));
   }
   __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
   __m512 vsum = _mm512_setzero_ps();
   for (int j = 0; j < n; j += 16) {
-    __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+    __mmask16 m = lanes(n - j);
     __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), max));
     vsum = _mm512_mask_add_ps(vsum, m, vsum, e);
     _mm512_mask_storeu_ps(s + j, m, e);
   }
   __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
   for (int j = 0; j < n; j += 16) {
-    __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+    __mmask16 m = lanes(n - j);
     _mm512_mask_storeu_ps(s + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + j), inv));
   }
 }
@@ -359,7 +364,7 @@ JNIEXPORT void JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_swiGlu(
       const float *g = gp + (int64_t)r * 2 * ffn, *u = g + ffn;
       float *o = op + (int64_t)r * ffn;
       for (int i = 0; i < ffn; i += 16) {
-        __mmask16 m = ffn - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (ffn - i)) - 1);
+        __mmask16 m = lanes(ffn - i);
         __m512 gv = _mm512_maskz_loadu_ps(m, g + i);
         __m512 silu = _mm512_div_ps(gv, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), gv))));
         _mm512_mask_storeu_ps(o + i, m, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(m, u + i)));

@@ -148,7 +148,7 @@ public final class DecoderModel implements AutoCloseable {
       DecodeBatch decode = nativeAttention ? null : DecodeBatch.of(step, batch);
       NDArray[] masks = new NDArray[batch.size()]; // causal masks, built once per step
       if (javaLayers) {
-        float[] x = layersInJava(step, ids, positions, batch, cache, nativeAttention, tables, decode, masks);
+        float[] x = layersInJava(step, ids, positions, maxKv, batch, cache, nativeAttention, tables, decode, masks);
         return logitsInJava(x, batch, total, allPositions);
       }
       NDArray x = layersInTorch(step, ids, batch, cache, tables, decode, masks);
@@ -296,7 +296,7 @@ public final class DecoderModel implements AutoCloseable {
    *
    * @return the last layer's output [total, hidden]
    */
-  private float[] layersInJava(NDManager step, long[] ids, int[] positions, List<SeqStep> batch, KvCache cache,
+  private float[] layersInJava(NDManager step, long[] ids, int[] positions, int maxKv, List<SeqStep> batch, KvCache cache,
                                boolean nativeAttention, NDList tables, DecodeBatch decode, NDArray[] masks) {
     int n = ids.length;
     int heads = cfg.numHeads();
@@ -309,7 +309,7 @@ public final class DecoderModel implements AutoCloseable {
       slots = new int[n];
       int t = 0;
       for (SeqStep s : batch) for (int i = 0; i < s.tokens().length; i++) slots[t++] = s.slot();
-      angles = rope.arrays(positions, maxLength(batch));
+      angles = rope.arrays(positions, maxKv);
       q = new float[n * heads * hd];
     }
     int d = cfg.hiddenSize();
@@ -353,12 +353,6 @@ public final class DecoderModel implements AutoCloseable {
       RowOps.addInPlace(x, proj, n * d);
     }
     return x;
-  }
-
-  private static int maxLength(List<SeqStep> batch) {
-    int max = 0;
-    for (SeqStep s : batch) max = Math.max(max, s.start() + s.tokens().length);
-    return max;
   }
 
   /** {@code step} holds what lives for the whole step (masks); {@code scope} this layer's temporaries. */
