@@ -63,7 +63,8 @@ final class NativeBf16Kernel {
           Files.deleteIfExists(file); // the loaded library stays mapped
         }
         return version() == 3 ? null : "the native library is from another build";
-      } catch (IOException | LinkageError e) {
+      } catch (IOException | LinkageError | RuntimeException e) {
+        // RuntimeException: a JDK that denies native access to this module (IllegalCallerException)
         return "the native library did not load: " + e;
       }
     }
