@@ -234,17 +234,14 @@ static inline void softmax(float *s, int n) {
 }
 
 /*
- * One kv head of one token for head size 128 (both families' real models): the g query heads at q
- * (g x 128) over keys and values [len, 128], scores scratch g x len, results into out (g x 128).
- * A dot product of one accumulator is a chain of eight dependent FMAs plus a horizontal sum, so
- * scores take four keys at a time in eight independent chains; the weighted sum keeps each head's
- * output in registers over a block of 64 keys, which stay in L1 for all g heads.
- * Prefill attention of a 512-token prompt (24 layers): 746 ms with the generic loops.
+ * Scores of the g query heads at q (g x 128) against m keys stored contiguously at keys (m x 128),
+ * into scores[h * stride + j]. A dot product of one accumulator is a chain of eight dependent FMAs
+ * plus a horizontal sum, so four keys go at a time in eight independent chains.
  */
-static void head128(const float *q, const float *keys, const float *values, int len, int g, float scale,
-                    float *scores, float *out) {
+static inline void scores128(const float *q, const float *keys, int m, int g, float scale, float *scores,
+                             int64_t stride) {
   int j = 0;
-  for (; j + 4 <= len; j += 4) {
+  for (; j + 4 <= m; j += 4) {
     const float *k0 = keys + (int64_t)j * 128;
     for (int h = 0; h < g; h++) {
       const float *qh = q + (int64_t)h * 128;
@@ -257,29 +254,31 @@ static void head128(const float *q, const float *keys, const float *values, int 
           a[2 * t + 1] = _mm512_fmadd_ps(q1, _mm512_loadu_ps(k0 + t * 128 + c + 16), a[2 * t + 1]);
         }
       }
-      float *s = scores + (int64_t)h * len + j;
+      float *s = scores + (int64_t)h * stride + j;
       for (int t = 0; t < 4; t++) s[t] = _mm512_reduce_add_ps(_mm512_add_ps(a[2 * t], a[2 * t + 1])) * scale;
     }
   }
-  for (; j < len; j++) {
-    for (int h = 0; h < g; h++) scores[(int64_t)h * len + j] = dot(q + (int64_t)h * 128, keys + (int64_t)j * 128, 128) * scale;
+  for (; j < m; j++) {
+    for (int h = 0; h < g; h++) scores[(int64_t)h * stride + j] = dot(q + (int64_t)h * 128, keys + (int64_t)j * 128, 128) * scale;
   }
-  for (int h = 0; h < g; h++) softmax(scores + (int64_t)h * len, len);
-  for (int i = 0; i < g * 128; i++) out[i] = 0;
-  for (int j0 = 0; j0 < len; j0 += 64) {
-    int j1 = j0 + 64 < len ? j0 + 64 : len;
-    for (int h = 0; h < g; h++) {
-      float *oh = out + (int64_t)h * 128;
-      const float *p = scores + (int64_t)h * len;
-      __m512 acc[8];
-      for (int c = 0; c < 8; c++) acc[c] = _mm512_loadu_ps(oh + 16 * c);
-      for (int jj = j0; jj < j1; jj++) {
-        __m512 pj = _mm512_set1_ps(p[jj]);
-        const float *vr = values + (int64_t)jj * 128;
-        for (int c = 0; c < 8; c++) acc[c] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(vr + 16 * c), acc[c]);
-      }
-      for (int c = 0; c < 8; c++) _mm512_storeu_ps(oh + 16 * c, acc[c]);
+}
+
+/*
+ * out (g x 128) += the m values at values (m x 128) weighted by p[h * stride + j]: each head's output
+ * stays in registers over the block, whose rows stay in L1 for all g heads.
+ */
+static inline void weighted128(const float *p, const float *values, int m, int g, int64_t stride, float *out) {
+  for (int h = 0; h < g; h++) {
+    float *oh = out + (int64_t)h * 128;
+    const float *ph = p + (int64_t)h * stride;
+    __m512 acc[8];
+    for (int c = 0; c < 8; c++) acc[c] = _mm512_loadu_ps(oh + 16 * c);
+    for (int j = 0; j < m; j++) {
+      __m512 pj = _mm512_set1_ps(ph[j]);
+      const float *vr = values + (int64_t)j * 128;
+      for (int c = 0; c < 8; c++) acc[c] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(vr + 16 * c), acc[c]);
     }
+    for (int c = 0; c < 8; c++) _mm512_storeu_ps(oh + 16 * c, acc[c]);
   }
 }
 
@@ -287,33 +286,37 @@ static __thread float *scores;
 static __thread int64_t scores_len;
 
 /*
- * Attention of new tokens over a float32 KV cache [slots, kvHeads, maxLen, hd] whose keys and values
- * for these tokens are already written. Items [i0, i1) are (token, kv head) pairs, item = t * kvHeads
- * + kh; token t (in slot slots[t], at position positions[t]) sees positions 0..positions[t] of its
- * slot; the g = heads / kvHeads query heads of kv head kh share each key and value row they read.
- * q and out are [n, heads * hd]; softmax in float32 (exp16) like the PyTorch path.
+ * Attention of new tokens over a paged float32 KV cache: keys and values are [blocks, kvHeads, bs, hd]
+ * and the keys and values of these tokens are already written. Token t sees positions 0..positions[t]
+ * of its sequence, position j living in block tables[starts[t] + j / bs] at row j % bs. Items [i0, i1)
+ * are (token, kv head) pairs, item = t * kvHeads + kh; the g = heads / kvHeads query heads of kv head kh
+ * share each key and value row they read. q and out are [n, heads * hd]; softmax in float32 (exp16)
+ * like the PyTorch path. Head size 128 (both families' real models) has its own loops: prefill
+ * attention of a 512-token prompt (24 layers) took 746 ms with the generic ones.
  * Returns 0, or -1 when memory for the scores could not be had.
  */
 JNIEXPORT jint JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_attention(
-    JNIEnv *env, jclass cls, jobject kcache, jobject vcache, jint kvHeads, jint maxLen, jint hd, jintArray slots,
-    jintArray positions, jfloatArray q, jint heads, jfloat scale, jfloatArray out, jint i0, jint i1) {
+    JNIEnv *env, jclass cls, jobject kcache, jobject vcache, jint kvHeads, jint bs, jint hd, jintArray tables,
+    jintArray starts, jintArray positions, jfloatArray q, jint heads, jfloat scale, jfloatArray out, jint i0, jint i1) {
   (void)cls;
   const float *kc = (*env)->GetDirectBufferAddress(env, kcache);
   const float *vc = (*env)->GetDirectBufferAddress(env, vcache);
   if (kc == NULL || vc == NULL) return -2;
   int g = heads / kvHeads;
   int rc = 0;
-  int *sp = (*env)->GetPrimitiveArrayCritical(env, slots, NULL);
+  int *tp = (*env)->GetPrimitiveArrayCritical(env, tables, NULL);
+  int *sp = (*env)->GetPrimitiveArrayCritical(env, starts, NULL);
   int *pp = (*env)->GetPrimitiveArrayCritical(env, positions, NULL);
   float *qp = (*env)->GetPrimitiveArrayCritical(env, q, NULL);
   float *op = (*env)->GetPrimitiveArrayCritical(env, out, NULL);
-  if (sp == NULL || pp == NULL || qp == NULL || op == NULL) {
+  if (tp == NULL || sp == NULL || pp == NULL || qp == NULL || op == NULL) {
     rc = -2;
     goto done;
   }
   for (int item = i0; item < i1; item++) {
     int t = item / kvHeads, kh = item % kvHeads;
     int len = pp[t] + 1;
+    const int *table = tp + sp[t];
     if ((int64_t)g * len > scores_len) {
       free(scores);
       scores_len = (int64_t)g * len * 2;
@@ -324,31 +327,41 @@ JNIEXPORT jint JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_attention
         goto done;
       }
     }
-    int64_t base = ((int64_t)sp[t] * kvHeads + kh) * maxLen * hd;
-    const float *keys = kc + base, *values = vc + base;
     const float *qh = qp + ((int64_t)t * heads + (int64_t)kh * g) * hd;
     float *oh = op + ((int64_t)t * heads + (int64_t)kh * g) * hd;
-    if (hd == 128) {
-      head128(qh, keys, values, len, g, scale, scores, oh);
-      continue;
-    }
-    for (int j = 0; j < len; j++) {
-      const float *kr = keys + (int64_t)j * hd;
-      for (int h = 0; h < g; h++) scores[(int64_t)h * len + j] = dot(qh + (int64_t)h * hd, kr, hd) * scale;
+    for (int j0 = 0; j0 < len; j0 += bs) {
+      int m = len - j0 < bs ? len - j0 : bs;
+      const float *keys = kc + (((int64_t)table[j0 / bs] * kvHeads + kh) * bs) * hd;
+      if (hd == 128) {
+        scores128(qh, keys, m, g, scale, scores + j0, len);
+        continue;
+      }
+      for (int j = 0; j < m; j++) {
+        const float *kr = keys + (int64_t)j * hd;
+        for (int h = 0; h < g; h++) scores[(int64_t)h * len + j0 + j] = dot(qh + (int64_t)h * hd, kr, hd) * scale;
+      }
     }
     for (int h = 0; h < g; h++) softmax(scores + (int64_t)h * len, len);
-    for (int h = 0; h < g; h++)
-      for (int i = 0; i < hd; i++) oh[(int64_t)h * hd + i] = 0;
-    for (int j = 0; j < len; j++) {
-      const float *vr = values + (int64_t)j * hd;
-      for (int h = 0; h < g; h++) axpy(scores[(int64_t)h * len + j], vr, oh + (int64_t)h * hd, hd);
+    for (int i = 0; i < g * hd; i++) oh[i] = 0;
+    for (int j0 = 0; j0 < len; j0 += bs) {
+      int m = len - j0 < bs ? len - j0 : bs;
+      const float *values = vc + (((int64_t)table[j0 / bs] * kvHeads + kh) * bs) * hd;
+      if (hd == 128) {
+        weighted128(scores + j0, values, m, g, len, oh);
+        continue;
+      }
+      for (int j = 0; j < m; j++) {
+        const float *vr = values + (int64_t)j * hd;
+        for (int h = 0; h < g; h++) axpy(scores[(int64_t)h * len + j0 + j], vr, oh + (int64_t)h * hd, hd);
+      }
     }
   }
 done:
   if (op != NULL) (*env)->ReleasePrimitiveArrayCritical(env, out, op, 0);
   if (qp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, q, qp, JNI_ABORT);
   if (pp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, positions, pp, JNI_ABORT);
-  if (sp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, slots, sp, JNI_ABORT);
+  if (sp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, starts, sp, JNI_ABORT);
+  if (tp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, tables, tp, JNI_ABORT);
   return rc;
 }
 
@@ -379,5 +392,5 @@ JNIEXPORT void JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_swiGlu(
 JNIEXPORT jint JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_version(JNIEnv *env, jclass cls) {
   (void)env;
   (void)cls;
-  return 3;
+  return 4;
 }

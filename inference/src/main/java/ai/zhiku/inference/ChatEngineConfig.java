@@ -10,19 +10,31 @@ import java.nio.file.Path;
  * @param device cpu, cuda or cuda:N
  * @param dtype compute type: auto, float32, bfloat16 or float16
  * @param chatTemplate template name, or null for the model family's own
- * @param maxNumSeqs sequences decoded together (the batch bound and KV-cache slots)
+ * @param maxNumSeqs sequences decoded together at most (a cap; memory is the KV cache's)
+ * @param kvCacheMemory the paged KV cache's memory (see {@link KvCacheMemory}), null for the default
  */
-public record ChatEngineConfig(Path modelPath, String device, String dtype, String chatTemplate, int maxNumSeqs) {
+public record ChatEngineConfig(Path modelPath, String device, String dtype, String chatTemplate, int maxNumSeqs,
+                               String kvCacheMemory) {
+  /** Sequences decoded together unless configured. */
+  public static final int DEFAULT_MAX_NUM_SEQS = 64;
+
   public ChatEngineConfig {
     if (modelPath == null) throw ZhikuException.invalid("model-path", "--model-path is required");
     if (device == null || device.isBlank()) device = "cpu";
     if (dtype == null || dtype.isBlank()) dtype = "auto";
-    if (maxNumSeqs < 1 || maxNumSeqs > 256) {
-      throw ZhikuException.invalid("max-num-seqs", "--max-num-seqs must be between 1 and 256, got " + maxNumSeqs);
+    if (maxNumSeqs < 1 || maxNumSeqs > 1024) {
+      throw ZhikuException.invalid("max-num-seqs", "--max-num-seqs must be between 1 and 1024, got " + maxNumSeqs);
     }
+    if (kvCacheMemory != null && kvCacheMemory.isBlank()) kvCacheMemory = null;
+    KvCacheMemory.validate(kvCacheMemory);
+  }
+
+  /** With the default KV cache memory. */
+  public ChatEngineConfig(Path modelPath, String device, String dtype, String chatTemplate, int maxNumSeqs) {
+    this(modelPath, device, dtype, chatTemplate, maxNumSeqs, null);
   }
 
   public static ChatEngineConfig cpu(Path modelPath) {
-    return new ChatEngineConfig(modelPath, "cpu", "auto", null, 8);
+    return new ChatEngineConfig(modelPath, "cpu", "auto", null, DEFAULT_MAX_NUM_SEQS);
   }
 }

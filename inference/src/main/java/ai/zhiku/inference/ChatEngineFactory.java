@@ -12,9 +12,6 @@ import java.nio.file.Path;
 
 /** Entry point of the chat engine for the worker and the CLI. */
 public final class ChatEngineFactory {
-  /** Default native memory for the KV cache, shared by all slots. */
-  public static final long DEFAULT_KV_CACHE_BYTES = 4L << 30;
-
   private ChatEngineFactory() {}
 
   /** Whether {@code dir}'s config.json names a chat architecture this engine serves. */
@@ -22,19 +19,22 @@ public final class ChatEngineFactory {
     return ModelFamilies.isChatModel(dir);
   }
 
+  /** Loads the model and starts its engine thread, with the configured KV cache memory (resolved after the weights are in). */
   public static ChatEngine open(ChatEngineConfig config) {
-    return open(config, DEFAULT_KV_CACHE_BYTES);
+    return open(config, -1);
   }
 
   /**
-   * Loads the model and starts its engine thread. The served context is the model's, capped so
-   * that {@code maxNumSeqs} full-length sequences fit in {@code kvCacheBytes}.
+   * Loads the model and starts its engine thread over a paged KV cache of {@code kvCacheBytes}
+   * (or the configured memory when negative). The served context is the model's, unless the cache
+   * holds fewer tokens.
    */
   public static ChatEngine open(ChatEngineConfig config, long kvCacheBytes) {
     Device device = Engines.device(config.device());
     Precision precision = ModelFamilies.precision(config.dtype(), device);
     ChatModel model = ModelFamilies.load(config.modelPath(), device, precision);
     try {
+      if (kvCacheBytes < 0) kvCacheBytes = KvCacheMemory.resolve(config.kvCacheMemory(), device);
       ChatTemplate template = config.chatTemplate() == null ? model.template() : ChatTemplate.named(config.chatTemplate());
       return new LocalChatEngine(model, template, config.maxNumSeqs(), kvCacheBytes);
     } catch (RuntimeException e) {

@@ -107,19 +107,23 @@ public final class EngineBenchmark {
       System.out.printf("weights built in %.1f s%n", (System.nanoTime() - t0) / 1e9);
     }
     ModelConfig cfg = loaded.config();
+    int perSeq = (Math.max(prompt, 16 + steps + 8) + KvCache.DEFAULT_BLOCK_SIZE - 1) / KvCache.DEFAULT_BLOCK_SIZE;
     try (DecoderModel model = loaded;
-         KvCache cache = model.newCache(maxSeqs, prompt + steps + 8)) {
+         KvCache cache = model.newCache(maxSeqs * perSeq)) {
+      // sequence s holds blocks s, s + maxSeqs, s + 2 maxSeqs...: scattered, as a paged cache hands them out
+      int[][] tables = new int[maxSeqs][perSeq];
+      for (int s = 0; s < maxSeqs; s++) for (int j = 0; j < perSeq; j++) tables[s][j] = j * maxSeqs + s;
       Random rnd = new Random(1);
       // warm-up
-      model.forward(List.of(new SeqStep(0, randomIds(rnd, 8, cfg), 0)), cache, false);
+      model.forward(List.of(new SeqStep(tables[0], randomIds(rnd, 8, cfg), 0)), cache, false);
       long p0 = System.nanoTime();
-      model.forward(List.of(new SeqStep(0, randomIds(rnd, prompt, cfg), 0)), cache, false);
+      model.forward(List.of(new SeqStep(tables[0], randomIds(rnd, prompt, cfg), 0)), cache, false);
       double prefillS = (System.nanoTime() - p0) / 1e9;
       System.out.printf("prefill %d tokens: %.2f s, %.1f tokens/s%n", prompt, prefillS, prompt / prefillS);
       for (int n : seqs) {
         List<SeqStep> batch = new ArrayList<>();
         int start = 16;
-        for (int s = 0; s < n; s++) batch.add(new SeqStep(s, randomIds(rnd, start, cfg), 0));
+        for (int s = 0; s < n; s++) batch.add(new SeqStep(tables[s], randomIds(rnd, start, cfg), 0));
         model.forward(batch, cache, false);
         model.forward(next(batch, rnd, cfg, start), cache, false); // warm-up step
         long d0 = System.nanoTime();
@@ -162,7 +166,7 @@ public final class EngineBenchmark {
 
   private static List<SeqStep> next(List<SeqStep> batch, Random rnd, ModelConfig cfg, int pos) {
     List<SeqStep> out = new ArrayList<>();
-    for (SeqStep s : batch) out.add(new SeqStep(s.slot(), randomIds(rnd, 1, cfg), pos));
+    for (SeqStep s : batch) out.add(new SeqStep(s.blocks(), randomIds(rnd, 1, cfg), pos));
     return out;
   }
 

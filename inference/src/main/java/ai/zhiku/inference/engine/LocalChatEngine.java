@@ -27,10 +27,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The chat engine: one thread owns the model, the KV cache and every running sequence.
+ * The chat engine: one thread owns the model, the paged KV cache and every running sequence.
  * {@link #submit} and {@link GenerationHandle#cancel} only enqueue commands, which the thread
  * drains between steps; new sequences join the running batch at the next step (continuous
  * batching), each step runs prefills and decodes of all running sequences in one forward pass.
+ *
+ * <p>Sequences hold block tables into the cache and grow block by block. A waiting sequence is
+ * admitted when the blocks for its prompt are available (after what the prefix cache already
+ * holds of it); when a running sequence needs a block and none is left, the newest running
+ * sequence is preempted: its blocks are released (full ones stay in the prefix cache) and it waits
+ * again at the front of the queue, to be recomputed from its prompt and the tokens it already
+ * generated, so its output goes on as if nothing happened.
  */
 public final class LocalChatEngine implements ChatEngine {
   private static final Logger log = LoggerFactory.getLogger(LocalChatEngine.class);
@@ -44,7 +51,11 @@ public final class LocalChatEngine implements ChatEngine {
   private final ChatModel model;
   private final ChatTemplate template;
   private final KvCache cache;
+  private final BlockPool pool;
+  private final int blockSize;
   private final int contextLength;
+  private long admissions;
+  private long preemptions;
   private final int maxNumSeqs;
   private final LinkedBlockingQueue<Object> commands = new LinkedBlockingQueue<>();
   private final AtomicInteger inFlight = new AtomicInteger();
@@ -62,7 +73,7 @@ public final class LocalChatEngine implements ChatEngine {
   /** One generation, owned by the engine thread (only {@code cancelled} is touched elsewhere). */
   private static final class Sequence implements GenerationHandle {
     final String requestId;
-    final int[] promptIds;
+    final int promptLength;
     final String echo;
     final SamplingConfig sampling;
     final Sampler sampler;
@@ -70,23 +81,45 @@ public final class LocalChatEngine implements ChatEngine {
     final TokenSink sink;
     final LinkedBlockingQueue<Object> commands;
     volatile boolean cancelled;
-    int slot = -1;
+    /** The prompt and the tokens generated so far; the last one is not in the cache yet while decoding. */
+    int[] tokens;
+    int size;
+    /** Leading tokens whose keys and values are in the cache. */
     int cached;
+    int[] blocks = new int[4];
+    int heldBlocks;
+    /** Prefix-cache keys of the full blocks of tokens[0, size): keys[i] covers tokens up to (i + 1) * blockSize. */
+    long[] keys = new long[4];
+    int keyCount;
+    /** Leading blocks offered to the prefix cache. */
+    int published;
+    long admittedAt;
     int generated;
-    int lastToken;
     int unsentTokens;
     boolean done;
 
     Sequence(String requestId, int[] promptIds, String echo, SamplingConfig sampling, Sampler sampler,
              IncrementalDetokenizer detok, TokenSink sink, LinkedBlockingQueue<Object> commands) {
       this.requestId = requestId;
-      this.promptIds = promptIds;
+      this.tokens = promptIds;
+      this.size = promptIds.length;
+      this.promptLength = promptIds.length;
       this.echo = echo;
       this.sampling = sampling;
       this.sampler = sampler;
       this.detok = detok;
       this.sink = sink;
       this.commands = commands;
+    }
+
+    void append(int id) {
+      if (size == tokens.length) tokens = java.util.Arrays.copyOf(tokens, Math.max(16, size * 2));
+      tokens[size++] = id;
+    }
+
+    void addBlock(int b) {
+      if (heldBlocks == blocks.length) blocks = java.util.Arrays.copyOf(blocks, heldBlocks * 2);
+      blocks[heldBlocks++] = b;
     }
 
     @Override
@@ -98,19 +131,33 @@ public final class LocalChatEngine implements ChatEngine {
     }
   }
 
+  /** Tokens a planned step computes for one sequence. */
+  private record Planned(Sequence seq, int tokens) {}
+
+  /**
+   * @param maxNumSeqs sequences decoded together at most
+   * @param kvCacheBytes memory for the paged KV cache; it holds no more than {@code maxNumSeqs}
+   *     sequences of the model's whole context, and the context served is the model's unless the
+   *     cache holds fewer tokens
+   */
   public LocalChatEngine(ChatModel model, ChatTemplate template, int maxNumSeqs, long kvCacheBytes) {
     this.model = model;
     this.template = template;
     this.maxNumSeqs = maxNumSeqs;
     ModelConfig cfg = model.model().config();
-    long bytesPerToken = 2L * cfg.numLayers() * cfg.numKvHeads() * cfg.headDim() * model.model().dtype().getNumOfBytes();
-    long fit = kvCacheBytes / (bytesPerToken * maxNumSeqs);
-    this.contextLength = (int) Math.max(16, Math.min(cfg.contextLength(), fit));
-    if (contextLength < cfg.contextLength()) {
-      log.info("context capped at {} tokens (model: {}) so that {} sequences fit in {} MiB of KV cache",
-          contextLength, cfg.contextLength(), maxNumSeqs, kvCacheBytes >> 20);
+    this.blockSize = KvCache.DEFAULT_BLOCK_SIZE;
+    long bytesPerBlock = KvCache.bytesPerToken(cfg, model.model().dtype()) * blockSize;
+    long blocksWanted = ((long) maxNumSeqs * cfg.contextLength() + blockSize - 1) / blockSize;
+    long blocks = Math.min(kvCacheBytes / bytesPerBlock, blocksWanted);
+    if (model.model().dtype() == ai.djl.ndarray.types.DataType.FLOAT32 && model.model().manager().getDevice().equals(ai.djl.Device.cpu())) {
+      blocks = Math.min(blocks, KvCache.maxBufferedBlocks(cfg, blockSize)); // the native attention reads a layer as one buffer
     }
-    this.cache = model.model().newCache(maxNumSeqs, contextLength);
+    blocks = Math.max(blocks, 2);
+    this.contextLength = (int) Math.max(16, Math.min(cfg.contextLength(), blocks * blockSize));
+    log.info("KV cache: {} blocks of {} tokens ({} tokens, {} MiB); context {} tokens (model: {}), up to {} sequences at once",
+        blocks, blockSize, blocks * blockSize, blocks * bytesPerBlock >> 20, contextLength, cfg.contextLength(), maxNumSeqs);
+    this.cache = model.model().newCache((int) blocks);
+    this.pool = new BlockPool((int) blocks, blockSize);
     this.thread = new Thread(this::loop, "zhiku-engine-" + model.family());
     this.thread.setDaemon(true);
     this.thread.start();
@@ -176,11 +223,7 @@ public final class LocalChatEngine implements ChatEngine {
           handle(c);
           c = commands.poll();
         }
-        while (!waiting.isEmpty() && running.size() < maxNumSeqs && cache.freeSlots() > 0) {
-          Sequence s = waiting.poll();
-          s.slot = cache.acquire();
-          running.add(s);
-        }
+        admit();
         if (!running.isEmpty()) step();
       }
     } catch (InterruptedException e) {
@@ -211,31 +254,100 @@ public final class LocalChatEngine implements ChatEngine {
   }
 
   /**
+   * Moves waiting sequences into the running batch, oldest first, while fewer than {@code maxNumSeqs}
+   * run and the blocks for each one's tokens are available beyond what the prefix cache gives it
+   * (plus one block of headroom per running sequence, so admitting does not force a preemption
+   * at once). A sequence whose next uncached block another running sequence is computing right now
+   * (the n choices of one request, or the same system prompt sent twice) waits a step for it.
+   */
+  private void admit() {
+    java.util.Iterator<Sequence> it = waiting.iterator();
+    while (it.hasNext() && running.size() < maxNumSeqs) {
+      Sequence s = it.next();
+      extendKeys(s, s.size);
+      int limit = (s.size - 1) / blockSize; // the last token is always computed, for its logits
+      int matched = 0;
+      while (matched < limit && pool.contains(s.keys[matched])) matched++;
+      if (matched < limit && beingComputed(s.keys[matched], matched)) continue;
+      int[] prefix = pool.takePrefix(s.keys, s.tokens, limit);
+      int need = (s.size + blockSize - 1) / blockSize - prefix.length;
+      if (pool.available() < need + running.size()) {
+        pool.release(prefix, prefix.length);
+        break;
+      }
+      for (int b : prefix) s.addBlock(b);
+      s.cached = prefix.length * blockSize;
+      s.published = prefix.length;
+      s.admittedAt = admissions++;
+      it.remove();
+      running.add(s);
+    }
+  }
+
+  /** Whether a running sequence is prefilling the block keyed {@code key} at block index {@code index}. */
+  private boolean beingComputed(long key, int index) {
+    for (Sequence r : running) {
+      if (r.cached < r.size && r.published <= index && r.keyCount > index && r.keys[index] == key) return true;
+    }
+    return false;
+  }
+
+  /** Computes the prefix-cache keys of the full blocks of s.tokens[0, upTo). */
+  private void extendKeys(Sequence s, int upTo) {
+    while ((s.keyCount + 1) * blockSize <= upTo) {
+      if (s.keyCount == s.keys.length) s.keys = java.util.Arrays.copyOf(s.keys, s.keys.length * 2);
+      long parent = s.keyCount == 0 ? BlockPool.ROOT : s.keys[s.keyCount - 1];
+      s.keys[s.keyCount] = pool.chain(parent, s.tokens, s.keyCount * blockSize);
+      s.keyCount++;
+    }
+  }
+
+  /**
    * One step over the running sequences, scheduled by tokens: every decoding sequence adds its
    * last token, and prompts are prefilled in chunks from what is left of the step's token budget
    * (at least one chunk per step), so a long prompt never stalls the others for its whole prefill.
    */
   private void step() {
-    List<Sequence> members = new ArrayList<>(running.size());
-    List<SeqStep> batch = new ArrayList<>(running.size());
+    List<Planned> plan = new ArrayList<>(running.size());
     int budget = STEP_TOKEN_BUDGET;
     for (Sequence s : running) {
-      if (s.cached >= s.promptIds.length) {
-        members.add(s);
-        batch.add(new SeqStep(s.slot, new int[] {s.lastToken}, s.cached));
+      if (s.size - s.cached == 1) {
+        plan.add(new Planned(s, 1));
         budget--;
       }
     }
-    int decodes = batch.size();
+    int decodes = plan.size();
     boolean prefilled = false;
     for (Sequence s : running) {
-      if (s.cached < s.promptIds.length && (budget > 0 || !prefilled)) {
-        int n = Math.min(s.promptIds.length - s.cached, Math.max(budget, PREFILL_CHUNK_MIN));
-        members.add(s);
-        batch.add(new SeqStep(s.slot, java.util.Arrays.copyOfRange(s.promptIds, s.cached, s.cached + n), s.cached));
+      if (s.size - s.cached > 1 && (budget > 0 || !prefilled)) {
+        int n = Math.min(s.size - s.cached, Math.max(budget, PREFILL_CHUNK_MIN));
+        plan.add(new Planned(s, n));
         budget -= n;
         prefilled = true;
       }
+    }
+    for (int i = 0; i < plan.size(); ) {
+      Planned p = plan.get(i);
+      if (grow(p.seq(), p.seq().cached + p.tokens())) {
+        i++;
+        continue;
+      }
+      Sequence victim = running.get(0);
+      for (Sequence r : running) if (r.admittedAt > victim.admittedAt) victim = r;
+      int at = -1;
+      for (int j = 0; j < plan.size(); j++) if (plan.get(j).seq() == victim) at = j;
+      preempt(victim);
+      if (at >= 0) {
+        plan.remove(at);
+        if (at < decodes) decodes--;
+        if (at < i) i--;
+      }
+    }
+    if (plan.isEmpty()) return;
+    List<SeqStep> batch = new ArrayList<>(plan.size());
+    for (Planned p : plan) {
+      Sequence s = p.seq();
+      batch.add(new SeqStep(s.blocks, java.util.Arrays.copyOfRange(s.tokens, s.cached, s.cached + p.tokens()), s.cached));
     }
     float[][] logits;
     try {
@@ -246,18 +358,19 @@ public final class LocalChatEngine implements ChatEngine {
       for (Sequence s : new ArrayList<>(running)) fail(s, e);
       return;
     }
-    for (int i = 0; i < members.size(); i++) {
-      Sequence s = members.get(i);
-      s.cached += batch.get(i).tokens().length;
+    for (int i = 0; i < plan.size(); i++) {
+      Sequence s = plan.get(i).seq();
+      s.cached += plan.get(i).tokens();
+      publish(s);
       if (s.cancelled) {
         retire(s);
         continue;
       }
-      if (s.cached < s.promptIds.length) continue; // prompt not fully in the cache yet
+      if (s.cached < s.size) continue; // not all its tokens are in the cache yet
       int id = s.sampler.sample(logits[i]);
       s.sampler.accept(id);
+      s.append(id);
       s.generated++;
-      s.lastToken = id;
       s.unsentTokens++;
       if (isStopId(id)) {
         finish(s, FinishReason.STOP);
@@ -270,9 +383,48 @@ public final class LocalChatEngine implements ChatEngine {
         deliver(s, () -> s.sink.onText(delta, n));
       }
       if (s.detok.stopped()) finish(s, FinishReason.STOP);
-      else if (s.generated >= s.sampling.maxTokens() || s.cached + 1 > contextLength) finish(s, FinishReason.LENGTH);
+      else if (s.generated >= s.sampling.maxTokens() || s.size >= contextLength) finish(s, FinishReason.LENGTH);
     }
   }
+
+  /** Gives s the blocks for its first {@code tokens} tokens; false when the pool ran out first. */
+  private boolean grow(Sequence s, int tokens) {
+    while (s.heldBlocks * blockSize < tokens) {
+      int b = pool.allocate();
+      if (b < 0) return false;
+      s.addBlock(b);
+    }
+    return true;
+  }
+
+  /** Offers the sequence's newly filled blocks to the prefix cache. */
+  private void publish(Sequence s) {
+    int full = s.cached / blockSize;
+    if (full <= s.published) return;
+    extendKeys(s, s.cached);
+    for (int b = s.published; b < full; b++) {
+      pool.publish(s.blocks[b], s.keys[b], b == 0 ? BlockPool.ROOT : s.keys[b - 1], s.tokens, b * blockSize);
+    }
+    s.published = full;
+  }
+
+  /** Takes the sequence's blocks back and queues it first, to be recomputed when blocks are free again. */
+  private void preempt(Sequence s) {
+    log.debug("req={} preempted at {} tokens", s.requestId, s.size);
+    preemptions++;
+    pool.release(s.blocks, s.heldBlocks);
+    s.heldBlocks = 0;
+    s.cached = 0;
+    s.published = 0;
+    running.remove(s);
+    waiting.addFirst(s);
+  }
+
+  /** Preemptions since the start. */
+  public long preemptions() { return preemptions; }
+
+  /** The paged cache's block accounting and prefix cache (read from the engine thread, or after close). */
+  BlockPool pool() { return pool; }
 
   @Override
   public void stepListener(ai.zhiku.common.engine.StepListener listener) {
@@ -288,11 +440,7 @@ public final class LocalChatEngine implements ChatEngine {
     for (int i = decodes; i < batch.size(); i++) {
       prefill += batch.get(i).tokens().length;
     }
-    long cached = 0;
-    for (Sequence s : running) {
-      cached += s.cached;
-    }
-    stepListener.onStep(batch.size(), prefill, decodes, Math.min(1.0, (double) (cached + prefill + decodes) / ((long) maxNumSeqs * contextLength)));
+    stepListener.onStep(batch.size(), prefill, decodes, (double) pool.used() / pool.blocks());
   }
 
   private boolean isStopId(int id) {
@@ -306,7 +454,7 @@ public final class LocalChatEngine implements ChatEngine {
       int n = s.unsentTokens;
       deliver(s, () -> s.sink.onText(rest, n));
     }
-    deliver(s, () -> s.sink.onFinish(reason, s.promptIds.length, s.generated));
+    deliver(s, () -> s.sink.onFinish(reason, s.promptLength, s.generated));
     retire(s);
   }
 
@@ -327,14 +475,14 @@ public final class LocalChatEngine implements ChatEngine {
     }
   }
 
-  /** Frees the sequence's slot and forgets it. */
+  /** Releases the sequence's blocks and forgets it. */
   private void retire(Sequence s) {
     if (s.done) return;
     s.done = true;
     running.remove(s);
     waiting.remove(s);
-    cache.release(s.slot);
-    s.slot = -1;
+    pool.release(s.blocks, s.heldBlocks);
+    s.heldBlocks = 0;
     inFlight.decrementAndGet();
   }
 

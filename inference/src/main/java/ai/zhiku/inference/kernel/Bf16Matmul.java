@@ -112,27 +112,38 @@ public final class Bf16Matmul {
   }
 
   /**
-   * Attention of {@code n} new tokens over a float32 KV cache whose keys and values for them are
-   * already written (see {@link NativeBf16Kernel#attention}), split over the compute threads by
+   * Attention of {@code n} new tokens over a paged float32 KV cache whose keys and values for them
+   * are already written (see {@link NativeBf16Kernel#attention}), split over the compute threads by
    * (token, kv head). Native kernel only.
    */
-  public void attention(java.nio.ByteBuffer keys, java.nio.ByteBuffer values, int kvHeads, int maxLen, int hd,
-                        int[] slots, int[] positions, float[] q, int heads, float scale, float[] out) {
+  public void attention(java.nio.ByteBuffer keys, java.nio.ByteBuffer values, int kvHeads, int bs, int hd,
+                        int[] tables, int[] starts, int[] positions, float[] q, int heads, float scale, float[] out) {
     if (!NATIVE) throw new IllegalStateException("attention runs on the native kernel only");
-    int n = slots.length;
-    if (positions.length != n || (long) n * heads * hd > Math.min(q.length, out.length) || heads % kvHeads != 0
-        || (long) keys.capacity() < 4L * (Math.max(0, max(slots)) + 1) * kvHeads * maxLen * hd
-        || values.capacity() != keys.capacity()) {
+    int n = positions.length;
+    long blocks = values.capacity() / (4L * kvHeads * bs * hd);
+    if (starts.length != n || (long) n * heads * hd > Math.min(q.length, out.length) || heads % kvHeads != 0
+        || values.capacity() != keys.capacity() || bs < 1) {
       throw new IllegalArgumentException("attention shapes do not fit the arrays");
     }
+    int checkedStart = -1;
+    int checked = 0; // entries of the table at checkedStart already checked (a sequence's tokens share one)
     for (int t = 0; t < n; t++) {
-      if (slots[t] < 0 || positions[t] < 0 || positions[t] >= maxLen) {
-        throw new IllegalArgumentException("token " + t + ": slot " + slots[t] + " position " + positions[t]);
+      int used = positions[t] / bs + 1;
+      if (positions[t] < 0 || starts[t] < 0 || starts[t] + used > tables.length) {
+        throw new IllegalArgumentException("token " + t + ": position " + positions[t] + " outside its block table");
       }
+      if (starts[t] != checkedStart) {
+        checkedStart = starts[t];
+        checked = 0;
+      }
+      for (int i = starts[t] + checked; i < starts[t] + used; i++) {
+        if (tables[i] < 0 || tables[i] >= blocks) throw new IllegalArgumentException("token " + t + ": block " + tables[i] + " outside the cache");
+      }
+      checked = Math.max(checked, used);
     }
     long cost = (long) (max(positions) + 1) * hd * (heads / kvHeads) * 2;
     forEach(n * kvHeads, cost, (i0, i1) -> {
-      int rc = NativeBf16Kernel.attention(keys, values, kvHeads, maxLen, hd, slots, positions, q, heads, scale, out, i0, i1);
+      int rc = NativeBf16Kernel.attention(keys, values, kvHeads, bs, hd, tables, starts, positions, q, heads, scale, out, i0, i1);
       if (rc == -1) throw new OutOfMemoryError("no native memory for attention scores");
       if (rc != 0) throw new IllegalStateException("attention buffers are not direct");
     });

@@ -26,7 +26,7 @@ import java.util.function.BiFunction;
  *
  * <p>One {@link #forward} call runs a step for a batch of sequences, each with its own number
  * of new tokens at its own position: token-wise work (projections, MLP, norms) runs on all
- * tokens of the batch at once, attention per sequence against its KV-cache slot.
+ * tokens of the batch at once, attention per sequence against its blocks of the paged KV cache.
  */
 public final class DecoderModel implements AutoCloseable {
   private final ModelConfig cfg;
@@ -45,8 +45,13 @@ public final class DecoderModel implements AutoCloseable {
   /** PyTorch's intra-op threads as configured for the engine. */
   private final int torchThreads;
 
-  /** New tokens of one sequence: they sit at positions start..start+tokens.length of its slot. */
-  public record SeqStep(int slot, int[] tokens, int start) {}
+  /**
+   * New tokens of one sequence: they sit at positions start..start+tokens.length, position p in
+   * block {@code blocks[p / blockSize]} of the cache; earlier positions are already in the cache.
+   */
+  public record SeqStep(int[] blocks, int[] tokens, int start) {
+    int end() { return start + tokens.length; }
+  }
 
   public DecoderModel(ModelConfig cfg, ModelWeights w, NDManager manager, Precision precision) {
     this.cfg = cfg;
@@ -105,9 +110,9 @@ public final class DecoderModel implements AutoCloseable {
   /** The manager holding the weights; its array count stays constant while serving. */
   public NDManager manager() { return manager; }
 
-  /** A KV cache for this model with {@code slots} sequences of up to {@code maxLength} tokens. */
-  public KvCache newCache(int slots, int maxLength) {
-    return new KvCache(manager, cfg, slots, maxLength, dtype);
+  /** A paged KV cache for this model of {@code blocks} blocks of {@link KvCache#DEFAULT_BLOCK_SIZE} tokens. */
+  public KvCache newCache(int blocks) {
+    return new KvCache(manager, cfg, blocks, KvCache.DEFAULT_BLOCK_SIZE, dtype);
   }
 
   /**
@@ -120,8 +125,12 @@ public final class DecoderModel implements AutoCloseable {
     int total = 0;
     for (SeqStep s : batch) {
       if (s.tokens().length == 0) throw new IllegalArgumentException("a sequence step needs at least one token");
-      if (s.start() + s.tokens().length > cache.maxLength()) {
-        throw new IllegalArgumentException("sequence exceeds the cache length " + cache.maxLength());
+      int used = blocksFor(s.end(), cache);
+      if (s.start() < 0 || s.blocks().length < used) {
+        throw new IllegalArgumentException("a sequence of " + s.end() + " tokens needs " + used + " blocks, it has " + s.blocks().length);
+      }
+      for (int i = 0; i < used; i++) {
+        if (s.blocks()[i] < 0 || s.blocks()[i] >= cache.blocks()) throw new IllegalArgumentException("block " + s.blocks()[i] + " outside the cache");
       }
       total += s.tokens().length;
     }
@@ -145,13 +154,15 @@ public final class DecoderModel implements AutoCloseable {
     try (NDManager step = manager.newSubManager()) {
       // attention on the native kernel needs none of PyTorch's rotary tables, indices or masks
       NDList tables = nativeAttention ? null : rope.tables(step, positions, maxKv, dtype);
-      DecodeBatch decode = nativeAttention ? null : DecodeBatch.of(step, batch);
+      DecodeBatch decode = nativeAttention ? null : DecodeBatch.of(step, batch, cache.blockSize());
+      Paged[] paged = nativeAttention || decode != null ? null : Paged.of(step, batch, cache.blockSize());
+      if (!nativeAttention) for (SeqStep s : batch) cache.zeroUnused(s.blocks(), blocksFor(s.end(), cache));
       NDArray[] masks = new NDArray[batch.size()]; // causal masks, built once per step
       if (javaLayers) {
-        float[] x = layersInJava(step, ids, positions, maxKv, batch, cache, nativeAttention, tables, decode, masks);
+        float[] x = layersInJava(step, ids, positions, maxKv, batch, cache, nativeAttention, tables, decode, paged, masks);
         return logitsInJava(x, batch, total, allPositions);
       }
-      NDArray x = layersInTorch(step, ids, batch, cache, tables, decode, masks);
+      NDArray x = layersInTorch(step, ids, batch, cache, tables, decode, paged, masks);
       NDArray rows = x;
       if (!allPositions) {
         long[] last = new long[batch.size()];
@@ -214,33 +225,74 @@ public final class DecoderModel implements AutoCloseable {
 
   private static final ThreadLocal<float[]> LOGITS = ThreadLocal.withInitial(() -> new float[0]);
 
-  /** Index arrays for a step in which every sequence adds one token (null otherwise). */
-  private record DecodeBatch(int[] slots, NDArray slotIndex, NDArray positions, int maxLength, NDArray mask) {
-    static DecodeBatch of(NDManager step, List<SeqStep> batch) {
+  private static int blocksFor(int tokens, KvCache cache) {
+    return (tokens + cache.blockSize() - 1) / cache.blockSize();
+  }
+
+  /**
+   * Index arrays of one sequence for attention on PyTorch: the rows its new tokens go to (block and
+   * row of each) and its block table up to its last new token.
+   */
+  private record Paged(NDArray writeBlocks, NDArray writeOffsets, NDArray table) {
+    static Paged[] of(NDManager step, List<SeqStep> batch, int bs) {
+      Paged[] out = new Paged[batch.size()];
+      for (int i = 0; i < out.length; i++) {
+        SeqStep s = batch.get(i);
+        int n = s.tokens().length;
+        long[] blocks = new long[n];
+        long[] offsets = new long[n];
+        for (int t = 0; t < n; t++) {
+          blocks[t] = s.blocks()[(s.start() + t) / bs];
+          offsets[t] = (s.start() + t) % bs;
+        }
+        long[] table = new long[(s.end() + bs - 1) / bs];
+        for (int b = 0; b < table.length; b++) table[b] = s.blocks()[b];
+        out[i] = new Paged(step.create(blocks), step.create(offsets), step.create(table));
+      }
+      return out;
+    }
+  }
+
+  /**
+   * Index arrays for a step in which every sequence adds one token (null otherwise): the row each
+   * new token goes to, the block tables padded to the longest, and a mask when lengths differ.
+   */
+  private record DecodeBatch(int size, NDArray writeBlocks, NDArray writeOffsets, NDArray tables, int maxLength, NDArray mask) {
+    static DecodeBatch of(NDManager step, List<SeqStep> batch, int bs) {
       if (batch.size() < 2) return null;
-      int[] slots = new int[batch.size()];
-      long[] slotIdx = new long[slots.length];
-      long[] pos = new long[slots.length];
+      int b = batch.size();
+      long[] writeBlocks = new long[b];
+      long[] writeOffsets = new long[b];
+      long[] pos = new long[b];
       int max = 0;
       boolean ragged = false;
-      for (int i = 0; i < slots.length; i++) {
+      for (int i = 0; i < b; i++) {
         SeqStep s = batch.get(i);
         if (s.tokens().length != 1) return null;
-        slots[i] = s.slot();
-        slotIdx[i] = s.slot();
+        writeBlocks[i] = s.blocks()[s.start() / bs];
+        writeOffsets[i] = s.start() % bs;
         pos[i] = s.start();
         max = Math.max(max, s.start() + 1);
         ragged |= i > 0 && s.start() != batch.get(0).start();
       }
+      int used = (max + bs - 1) / bs;
+      long[] tables = new long[b * used];
+      for (int i = 0; i < b; i++) {
+        int[] own = batch.get(i).blocks();
+        int ownUsed = (int) (pos[i] / bs) + 1;
+        // rows past a sequence's own length are masked; their entries repeat its first block
+        for (int j = 0; j < used; j++) tables[i * used + j] = own[j < ownUsed ? j : 0];
+      }
       NDArray mask = null;
       if (ragged) {
-        float[] m = new float[slots.length * max];
-        for (int i = 0; i < slots.length; i++) {
+        float[] m = new float[b * max];
+        for (int i = 0; i < b; i++) {
           for (int j = (int) pos[i] + 1; j < max; j++) m[i * max + j] = Float.NEGATIVE_INFINITY;
         }
-        mask = step.create(m, new Shape(slots.length, 1, 1, max));
+        mask = step.create(m, new Shape(b, 1, 1, max));
       }
-      return new DecodeBatch(slots, step.create(slotIdx), step.create(pos), max, mask);
+      return new DecodeBatch(b, step.create(writeBlocks), step.create(writeOffsets),
+          step.create(tables, new Shape(b, used)), max, mask);
     }
   }
 
@@ -249,10 +301,10 @@ public final class DecoderModel implements AutoCloseable {
     int heads = cfg.numHeads();
     int kvHeads = cfg.numKvHeads();
     int hd = cfg.headDim();
-    long b = d.slots().length;
-    cache.writeTokens(layer, d.slotIndex(), d.positions(), k, v);
-    NDArray keys = cache.keys(scope, layer, d.slots(), d.slotIndex(), d.maxLength()); // [b, kvHeads, len, hd]
-    NDArray values = cache.values(scope, layer, d.slots(), d.slotIndex(), d.maxLength());
+    long b = d.size();
+    cache.writeTokens(layer, d.writeBlocks(), d.writeOffsets(), k, v);
+    NDArray keys = cache.keysBatch(scope, layer, d.tables(), d.maxLength()); // [b, kvHeads, len, hd]
+    NDArray values = cache.valuesBatch(scope, layer, d.tables(), d.maxLength());
     NDArray qs = q.reshape(b, kvHeads, cfg.groupSize(), hd);
     NDArray scores = qs.matMul(keys.transpose(0, 1, 3, 2)).mul((float) (1.0 / Math.sqrt(hd))); // [b, kvHeads, g, len]
     if (scores.getDataType() != DataType.FLOAT32) scores = scores.toType(DataType.FLOAT32, false);
@@ -264,7 +316,7 @@ public final class DecoderModel implements AutoCloseable {
 
   /** The layers on PyTorch (float32, float16, and prefill-sized steps with bfloat16 weights). */
   private NDArray layersInTorch(NDManager step, long[] ids, List<SeqStep> batch, KvCache cache, NDList tables,
-                                DecodeBatch decode, NDArray[] masks) {
+                                DecodeBatch decode, Paged[] paged, NDArray[] masks) {
     NDArray x = w.embedding().rows(step, ids); // [total, hidden]
     for (int l = 0; l < cfg.numLayers(); l++) {
       // a layer's temporaries are freed with the layer: ops put their results in the manager of
@@ -275,7 +327,7 @@ public final class DecoderModel implements AutoCloseable {
         LayerWeights lw = w.layers().get(l);
         NDArray h = Layers.rmsNorm(x, lw.attnNorm(), cfg.normEps());
         NDArray qkv = lw.qkv().multiply(h, lw.qkvBias()); // [total, (heads + 2 kvHeads) * hd]
-        NDArray attn = attention(step, scope, l, qkv, batch, cache, tables, decode, masks);
+        NDArray attn = attention(step, scope, l, qkv, batch, cache, tables, decode, paged, masks);
         x = x.add(lw.out().multiply(attn, null));
         h = Layers.rmsNorm(x, lw.ffnNorm(), cfg.normEps());
         NDArray mlp = Layers.swiGlu(lw.gateUp().multiply(h, null), cfg.ffnSize());
@@ -297,18 +349,28 @@ public final class DecoderModel implements AutoCloseable {
    * @return the last layer's output [total, hidden]
    */
   private float[] layersInJava(NDManager step, long[] ids, int[] positions, int maxKv, List<SeqStep> batch, KvCache cache,
-                               boolean nativeAttention, NDList tables, DecodeBatch decode, NDArray[] masks) {
+                               boolean nativeAttention, NDList tables, DecodeBatch decode, Paged[] paged, NDArray[] masks) {
     int n = ids.length;
     int heads = cfg.numHeads();
     int kvHeads = cfg.numKvHeads();
     int hd = cfg.headDim();
-    int[] slots = null;
+    int[] tableOf = null; // every sequence's block table, one after the other
+    int[] starts = null; // where each token's sequence's table starts in tableOf
     RotaryEmbedding.Tables angles = null;
     float[] q = null;
     if (nativeAttention) {
-      slots = new int[n];
+      int entries = 0;
+      for (SeqStep s : batch) entries += blocksFor(s.end(), cache);
+      tableOf = new int[entries];
+      starts = new int[n];
       int t = 0;
-      for (SeqStep s : batch) for (int i = 0; i < s.tokens().length; i++) slots[t++] = s.slot();
+      int at = 0;
+      for (SeqStep s : batch) {
+        int used = blocksFor(s.end(), cache);
+        System.arraycopy(s.blocks(), 0, tableOf, at, used);
+        for (int i = 0; i < s.tokens().length; i++) starts[t++] = at;
+        at += used;
+      }
       angles = rope.arrays(positions, maxKv);
       q = new float[n * heads * hd];
     }
@@ -332,14 +394,14 @@ public final class DecoderModel implements AutoCloseable {
       if (v.qkvBias() != null) RowOps.addRows(qkv, v.qkvBias(), n, qkvWidth);
       if (nativeAttention) {
         rope.applyRows(qkv, n, qkvWidth, heads + kvHeads, angles);
-        cache.writeRows(l, slots, positions, qkv, qkvWidth, heads * hd, (heads + kvHeads) * hd);
+        cache.writeRows(l, tableOf, starts, positions, qkv, qkvWidth, heads * hd, (heads + kvHeads) * hd);
         for (int t = 0; t < n; t++) System.arraycopy(qkv, t * qkvWidth, q, t * attnWidth, attnWidth);
         ByteBuffer[] kv = cache.buffers(l);
-        Bf16Matmul.shared().attention(kv[0], kv[1], kvHeads, cache.maxLength(), hd, slots, positions, q, heads,
+        Bf16Matmul.shared().attention(kv[0], kv[1], kvHeads, cache.blockSize(), hd, tableOf, starts, positions, q, heads,
             (float) (1.0 / Math.sqrt(hd)), attn);
       } else {
         try (NDManager scope = step.newSubManager()) {
-          NDArray a = attention(step, scope, l, Bf16Matrix.array(scope, qkv, n, qkvWidth), batch, cache, tables, decode, masks);
+          NDArray a = attention(step, scope, l, Bf16Matrix.array(scope, qkv, n, qkvWidth), batch, cache, tables, decode, paged, masks);
           Bf16Matrix.read(a, attn, n * attnWidth);
         }
       }
@@ -357,7 +419,7 @@ public final class DecoderModel implements AutoCloseable {
 
   /** {@code step} holds what lives for the whole step (masks); {@code scope} this layer's temporaries. */
   private NDArray attention(NDManager step, NDManager scope, int layer, NDArray qkv, List<SeqStep> batch,
-                            KvCache cache, NDList tables, DecodeBatch decode, NDArray[] masks) {
+                            KvCache cache, NDList tables, DecodeBatch decode, Paged[] paged, NDArray[] masks) {
     int heads = cfg.numHeads();
     int kvHeads = cfg.numKvHeads();
     int hd = cfg.headDim();
@@ -377,11 +439,10 @@ public final class DecoderModel implements AutoCloseable {
       seqIndex++;
       int n = s.tokens().length;
       int kvLen = s.start() + n;
-      NDArray ks = k.get("{}:{}", row, row + n).transpose(1, 0, 2); // [kvHeads, n, hd]
-      NDArray vs = v.get("{}:{}", row, row + n).transpose(1, 0, 2);
-      cache.write(layer, s.slot(), s.start(), ks, vs);
-      NDArray keys = cache.keys(scope, layer, s.slot(), kvLen); // [kvHeads, kvLen, hd]
-      NDArray values = cache.values(scope, layer, s.slot(), kvLen);
+      Paged p = paged[seqIndex];
+      cache.writeTokens(layer, p.writeBlocks(), p.writeOffsets(), k.get("{}:{}", row, row + n), v.get("{}:{}", row, row + n));
+      NDArray keys = cache.keys(scope, layer, p.table(), kvLen); // [kvHeads, kvLen, hd]
+      NDArray values = cache.values(scope, layer, p.table(), kvLen);
       // query heads of one key/value head are adjacent: [kvHeads, g * n, hd], row = j * n + i
       NDArray qs = q.get("{}:{}", row, row + n).transpose(1, 0, 2).reshape(kvHeads, (long) g * n, hd);
       NDArray scores = qs.matMul(keys.transpose(0, 2, 1)).mul(scale); // [kvHeads, g * n, kvLen]

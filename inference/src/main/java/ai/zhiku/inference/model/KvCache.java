@@ -8,104 +8,142 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayDeque;
-import java.util.Deque;
+import java.nio.FloatBuffer;
 
 /**
- * Keys and values of every layer, allocated once in its own manager: per layer one K and one V
- * array of [slots, kvHeads, maxLength, headDim]. A sequence owns a slot (an index, not a
- * tensor) while it runs; new keys and values are written in place.
+ * Keys and values of every layer in a pool of fixed-size blocks, allocated once in its own manager:
+ * per layer one K and one V array of [blocks, kvHeads, blockSize, headDim]. A sequence's position p
+ * lives in block {@code table[p / blockSize]} at row {@code p % blockSize} of its block table; which
+ * blocks a sequence holds is the engine's business ({@code BlockPool}), the cache only stores.
+ *
+ * <p>On the CPU the arrays are allocated uninitialised, so memory becomes resident only as blocks
+ * are used. The native attention reads only rows it wrote; PyTorch's batched decode attention also
+ * reads masked-out rows (the rest of a sequence's last block), where garbage could be NaN and
+ * poison the masked sum, so {@link #zeroUnused} clears each block before PyTorch first reads it.
  */
 public final class KvCache implements AutoCloseable {
+  /** Tokens per block. */
+  public static final int DEFAULT_BLOCK_SIZE = 16;
+
   private final NDManager manager;
   private final NDArray[] keys;
   private final NDArray[] values;
-  private final int slots;
-  private final int maxLength;
-  private final Deque<Integer> free = new ArrayDeque<>();
+  private final int blocks;
+  private final int blockSize;
   private final ByteBuffer[][] views;
   private final int kvHeads;
   private final int headDim;
+  /** Blocks known to hold finite values (zeroed or written through {@link #zeroUnused}). */
+  private final java.util.BitSet clean = new java.util.BitSet();
 
-  public KvCache(NDManager parent, ModelConfig cfg, int slots, int maxLength, DataType dtype) {
+  public KvCache(NDManager parent, ModelConfig cfg, int blocks, int blockSize, DataType dtype) {
+    if (blocks < 1 || blockSize < 1 || blockSize % 4 != 0) {
+      throw new IllegalArgumentException("a KV cache needs at least one block of a multiple of 4 tokens");
+    }
     this.manager = parent.newSubManager();
-    this.slots = slots;
-    this.maxLength = maxLength;
+    this.blocks = blocks;
+    this.blockSize = blockSize;
     this.keys = new NDArray[cfg.numLayers()];
     this.values = new NDArray[cfg.numLayers()];
     this.views = new ByteBuffer[cfg.numLayers()][];
     this.kvHeads = cfg.numKvHeads();
     this.headDim = cfg.headDim();
-    Shape shape = new Shape(slots, cfg.numKvHeads(), maxLength, cfg.headDim());
+    Shape shape = new Shape(blocks, cfg.numKvHeads(), blockSize, cfg.headDim());
+    boolean cpu = manager.getDevice().equals(Device.cpu());
     for (int l = 0; l < cfg.numLayers(); l++) {
-      keys[l] = manager.zeros(shape, dtype);
-      values[l] = manager.zeros(shape, dtype);
+      keys[l] = cpu ? manager.create(shape, dtype) : manager.zeros(shape, dtype);
+      values[l] = cpu ? manager.create(shape, dtype) : manager.zeros(shape, dtype);
     }
-    for (int s = 0; s < slots; s++) free.add(s);
+    if (!cpu) clean.set(0, blocks);
   }
 
-  public int slots() { return slots; }
-
-  public int maxLength() { return maxLength; }
-
-  public int freeSlots() { return free.size(); }
-
-  /** A free slot, or -1 when all are taken. */
-  public int acquire() {
-    Integer s = free.poll();
-    return s == null ? -1 : s;
+  /** Zeroes the blocks among the first {@code used} of {@code table} that were never cleared, before PyTorch reads them. */
+  void zeroUnused(int[] table, int used) {
+    for (int i = 0; i < used; i++) {
+      int b = table[i];
+      if (clean.get(b)) continue;
+      int end = b + 1; // a run of consecutive unclean blocks in one op per array
+      while (i + 1 < used && table[i + 1] == end && !clean.get(end)) {
+        end++;
+        i++;
+      }
+      NDIndex run = new NDIndex("{}:{}", b, end);
+      for (int l = 0; l < keys.length; l++) {
+        keys[l].set(run, 0f);
+        values[l].set(run, 0f);
+      }
+      clean.set(b, end);
+    }
   }
 
-  public void release(int slot) {
-    if (slot >= 0 && !free.contains(slot)) free.addFirst(slot);
+  /** Bytes one token takes in a cache of {@code dtype} for this model (all layers, keys and values). */
+  public static long bytesPerToken(ModelConfig cfg, DataType dtype) {
+    return 2L * cfg.numLayers() * cfg.numKvHeads() * cfg.headDim() * dtype.getNumOfBytes();
   }
 
-  /** Writes k, v ([kvHeads, n, headDim]) of layer at positions start..start+n of the slot. */
-  void write(int layer, int slot, int start, NDArray k, NDArray v) {
-    NDIndex at = new NDIndex("{}, :, {}:{}, :", slot, start, start + k.getShape().get(1));
+  public int blocks() { return blocks; }
+
+  public int blockSize() { return blockSize; }
+
+  /** Tokens the whole pool holds. */
+  public long capacity() { return (long) blocks * blockSize; }
+
+  /**
+   * Writes one row per token: k, v [n, kvHeads, headDim] at rows (blocks[t], offsets[t]), both
+   * index arrays of length n.
+   */
+  void writeTokens(int layer, NDArray blockIndex, NDArray offsets, NDArray k, NDArray v) {
+    NDIndex at = new NDIndex("{}, :, {}", blockIndex, offsets);
     keys[layer].set(at, k);
     values[layer].set(at, v);
   }
 
-  /** Writes one new token per sequence: k, v [batch, kvHeads, headDim] at (slots[b], positions[b]). */
-  void writeTokens(int layer, NDArray slots, NDArray positions, NDArray k, NDArray v) {
-    NDIndex at = new NDIndex("{}, :, {}", slots, positions);
-    keys[layer].set(at, k);
-    values[layer].set(at, v);
+  /** Keys of positions 0..length of the sequence with this block table, [kvHeads, length, headDim], owned by {@code step}. */
+  NDArray keys(NDManager step, int layer, NDArray table, int length) {
+    return gather(step, keys[layer], table, length);
+  }
+
+  NDArray values(NDManager step, int layer, NDArray table, int length) {
+    return gather(step, values[layer], table, length);
+  }
+
+  private NDArray gather(NDManager step, NDArray cache, NDArray table, int length) {
+    long used = table.getShape().get(0);
+    return cache.get(step, new NDIndex("{}", table)) // [used, kvHeads, bs, hd]
+        .transpose(1, 0, 2, 3).reshape(kvHeads, used * blockSize, headDim)
+        .get(new NDIndex(":, :{}, :", length));
   }
 
   /**
-   * Keys of positions 0..length of several slots, [batch, kvHeads, length, headDim]: a view when
-   * the slots are consecutive and ascending, else a gathered copy owned by {@code step}.
+   * Keys of positions 0..length of several sequences, [batch, kvHeads, length, headDim]: {@code tables}
+   * is [batch, used], each row a block table padded with any valid block (the rows it stands for
+   * must be masked by the caller).
    */
-  NDArray keys(NDManager step, int layer, int[] slots, NDArray slotIndex, int length) {
-    return rows(step, keys[layer], slots, slotIndex, length);
+  NDArray keysBatch(NDManager step, int layer, NDArray tables, int length) {
+    return gatherBatch(step, keys[layer], tables, length);
   }
 
-  NDArray values(NDManager step, int layer, int[] slots, NDArray slotIndex, int length) {
-    return rows(step, values[layer], slots, slotIndex, length);
+  NDArray valuesBatch(NDManager step, int layer, NDArray tables, int length) {
+    return gatherBatch(step, values[layer], tables, length);
   }
 
-  private static NDArray rows(NDManager step, NDArray cache, int[] slots, NDArray slotIndex, int length) {
-    boolean consecutive = true;
-    for (int i = 1; i < slots.length; i++) consecutive &= slots[i] == slots[0] + i;
-    if (consecutive) return cache.get(step, new NDIndex("{}:{}, :, :{}, :", slots[0], slots[0] + slots.length, length));
-    return cache.get(step, new NDIndex("{}, :, :{}, :", slotIndex, length));
-  }
-
-  /** Keys of positions 0..length of the slot, [kvHeads, length, headDim], owned by {@code step}. */
-  NDArray keys(NDManager step, int layer, int slot, int length) {
-    return keys[layer].get(step, new NDIndex("{}, :, :{}, :", slot, length));
-  }
-
-  NDArray values(NDManager step, int layer, int slot, int length) {
-    return values[layer].get(step, new NDIndex("{}, :, :{}, :", slot, length));
+  private NDArray gatherBatch(NDManager step, NDArray cache, NDArray tables, int length) {
+    long b = tables.getShape().get(0);
+    long used = tables.getShape().get(1);
+    return cache.get(step, new NDIndex("{}", tables)) // [b, used, kvHeads, bs, hd]
+        .transpose(0, 2, 1, 3, 4).reshape(b, kvHeads, used * blockSize, headDim)
+        .get(new NDIndex(":, :, :{}, :", length));
   }
 
   /** Whether {@link #buffers} can be had: a float32 CPU cache of at most 2 GiB per layer tensor. */
   boolean hasBuffers() {
     return keys[0].getDataType() == DataType.FLOAT32 && keys[0].getDevice().equals(Device.cpu())
-        && 4L * slots * kvHeads * maxLength * headDim <= Integer.MAX_VALUE;
+        && 4L * blocks * kvHeads * blockSize * headDim <= Integer.MAX_VALUE;
+  }
+
+  /** Most blocks a float32 CPU cache of this model can have and still give {@link #buffers}. */
+  public static int maxBufferedBlocks(ModelConfig cfg, int blockSize) {
+    return (int) Math.min(Integer.MAX_VALUE, Integer.MAX_VALUE / (4L * cfg.numKvHeads() * blockSize * cfg.headDim()));
   }
 
   /**
@@ -127,19 +165,21 @@ public final class KvCache implements AutoCloseable {
 
   /**
    * Writes new keys and values of {@code n} tokens: token t's kv head h is read from
-   * {@code rows[t * stride + kOffset + h * hd]} (keys) and {@code vOffset} (values), and lands at
-   * (slots[t], h, positions[t]).
+   * {@code rows[t * stride + kOffset + h * hd]} (keys) and {@code vOffset} (values), and lands in
+   * block {@code tables[starts[t] + positions[t] / blockSize]} at row {@code positions[t] % blockSize}.
    */
-  void writeRows(int layer, int[] slots, int[] positions, float[] rows, int stride, int kOffset, int vOffset) {
+  void writeRows(int layer, int[] tables, int[] starts, int[] positions, float[] rows, int stride, int kOffset, int vOffset) {
     ByteBuffer[] b = buffers(layer);
-    java.nio.FloatBuffer k = b[0].asFloatBuffer();
-    java.nio.FloatBuffer v = b[1].asFloatBuffer();
-    for (int t = 0; t < slots.length; t++) {
-      if (slots[t] < 0 || slots[t] >= this.slots || positions[t] < 0 || positions[t] >= maxLength) {
-        throw new IllegalArgumentException("slot " + slots[t] + " position " + positions[t] + " outside the cache");
+    FloatBuffer k = b[0].asFloatBuffer();
+    FloatBuffer v = b[1].asFloatBuffer();
+    for (int t = 0; t < positions.length; t++) {
+      int entry = positions[t] < 0 ? -1 : starts[t] + positions[t] / blockSize;
+      int block = entry < 0 || entry >= tables.length ? -1 : tables[entry];
+      if (block < 0 || block >= blocks) {
+        throw new IllegalArgumentException("token " + t + " at position " + positions[t] + " has no block in the cache");
       }
       for (int h = 0; h < kvHeads; h++) {
-        int at = ((slots[t] * kvHeads + h) * maxLength + positions[t]) * headDim;
+        int at = ((block * kvHeads + h) * blockSize + positions[t] % blockSize) * headDim;
         k.put(at, rows, t * stride + kOffset + h * headDim, headDim);
         v.put(at, rows, t * stride + vOffset + h * headDim, headDim);
       }

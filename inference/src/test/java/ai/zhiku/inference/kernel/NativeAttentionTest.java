@@ -7,43 +7,58 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.Random;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** The native decode attention against a double-precision reference over a cache laid out as KvCache's. */
+/**
+ * The native attention over a paged cache laid out as KvCache's ([blocks, kvHeads, bs, hd], block
+ * tables of shuffled blocks) against a double-precision reference that reads each sequence's
+ * positions in order through its table.
+ */
 class NativeAttentionTest {
-  private static final int SLOTS = 3;
   private static final int KV_HEADS = 2;
-  private static final int MAX_LEN = 40;
 
   @BeforeEach
   void nativeKernelOnly() {
     assumeTrue(NativeBf16Kernel.unavailable() == null, () -> "no native kernel here: " + NativeBf16Kernel.unavailable());
   }
 
-  /** Head sizes with and without a vector tail, one and several query heads per kv head, tokens of several slots. */
+  /**
+   * Head sizes with and without a vector tail, one and several query heads per kv head, tokens of
+   * several sequences at ragged positions on both sides of block boundaries, block sizes 4 and 16.
+   */
   @Test
-  void matchesAReferenceForRaggedPositionsAndSlots() {
-    for (int hd : new int[] {24, 32, 128}) {
-      for (int heads : new int[] {2, 6}) {
-        check(hd, heads, new int[] {2, 0, 2, 1}, new int[] {5, 0, 6, MAX_LEN - 1});
+  void matchesAReferenceForRaggedPositionsAcrossBlocks() {
+    for (int bs : new int[] {4, 16}) {
+      for (int hd : new int[] {24, 32, 128}) {
+        for (int heads : new int[] {2, 6}) {
+          check(bs, hd, heads, new int[] {2, 0, 2, 1}, new int[] {5, 0, 16, 39}, 40);
+          check(bs, hd, heads, new int[] {1, 0}, new int[] {bs - 1, bs}, 40);
+        }
       }
     }
     // a long single sequence spreads over both threads (its (token, kv head) items)
-    check(128, 16, new int[] {0, 0, 0}, new int[] {MAX_LEN - 3, MAX_LEN - 2, MAX_LEN - 1});
-    // head size 128 has its own loops: four keys at a time (and a tail), blocks of 64 keys
-    check(128, 6, new int[] {1, 2, 0, 1}, new int[] {149, 130, 64, 2}, 150);
+    check(16, 128, 16, new int[] {0, 0, 0}, new int[] {37, 38, 39}, 40);
+    // head size 128 has its own loops: four keys at a time and a tail within each block
+    check(16, 128, 6, new int[] {1, 2, 0, 1}, new int[] {149, 130, 64, 2}, 150);
   }
 
-  private void check(int hd, int heads, int[] slots, int[] positions) {
-    check(hd, heads, slots, positions, MAX_LEN);
-  }
-
-  private void check(int hd, int heads, int[] slots, int[] positions, int maxLen) {
-    Random rnd = new Random(hd * 31L + heads);
-    int cacheFloats = SLOTS * KV_HEADS * maxLen * hd;
+  private void check(int bs, int hd, int heads, int[] seqOf, int[] positions, int maxLen) {
+    Random rnd = new Random(hd * 31L + heads + bs);
+    int seqs = 3;
+    int perSeq = (maxLen + bs - 1) / bs;
+    int blocks = seqs * perSeq + 5; // some blocks belong to nobody
+    List<Integer> order = new ArrayList<>();
+    for (int b = 0; b < blocks; b++) order.add(b);
+    Collections.shuffle(order, rnd);
+    int[] tables = new int[seqs * perSeq];
+    for (int i = 0; i < tables.length; i++) tables[i] = order.get(i);
+    int cacheFloats = blocks * KV_HEADS * bs * hd;
     ByteBuffer kb = ByteBuffer.allocateDirect(cacheFloats * 4).order(ByteOrder.nativeOrder());
     ByteBuffer vb = ByteBuffer.allocateDirect(cacheFloats * 4).order(ByteOrder.nativeOrder());
     FloatBuffer k = kb.asFloatBuffer();
@@ -52,21 +67,24 @@ class NativeAttentionTest {
       k.put(i, (float) rnd.nextGaussian());
       v.put(i, (float) rnd.nextGaussian());
     }
-    int n = slots.length;
+    int n = seqOf.length;
+    int[] starts = new int[n];
+    for (int t = 0; t < n; t++) starts[t] = seqOf[t] * perSeq;
     float[] q = new float[n * heads * hd];
     for (int i = 0; i < q.length; i++) q[i] = (float) rnd.nextGaussian();
     float scale = (float) (1 / Math.sqrt(hd));
     float[] out = new float[q.length];
-    Bf16Matmul.shared().attention(kb, vb, KV_HEADS, maxLen, hd, slots, positions, q, heads, scale, out);
+    Bf16Matmul.shared().attention(kb, vb, KV_HEADS, bs, hd, tables, starts, positions, q, heads, scale, out);
     int g = heads / KV_HEADS;
     for (int t = 0; t < n; t++) {
       for (int h = 0; h < heads; h++) {
-        int base = ((slots[t] * KV_HEADS + h / g) * maxLen) * hd;
         int len = positions[t] + 1;
+        int[] row = new int[len]; // where position j's row of this kv head starts
+        for (int j = 0; j < len; j++) row[j] = ((tables[starts[t] + j / bs] * KV_HEADS + h / g) * bs + j % bs) * hd;
         double[] s = new double[len];
         double max = Double.NEGATIVE_INFINITY;
         for (int j = 0; j < len; j++) {
-          for (int i = 0; i < hd; i++) s[j] += (double) q[(t * heads + h) * hd + i] * k.get(base + j * hd + i);
+          for (int i = 0; i < hd; i++) s[j] += (double) q[(t * heads + h) * hd + i] * k.get(row[j] + i);
           s[j] *= scale;
           max = Math.max(max, s[j]);
         }
@@ -74,8 +92,9 @@ class NativeAttentionTest {
         for (int j = 0; j < len; j++) sum += s[j] = Math.exp(s[j] - max);
         for (int i = 0; i < hd; i++) {
           double o = 0;
-          for (int j = 0; j < len; j++) o += s[j] / sum * v.get(base + j * hd + i);
-          assertThat((double) out[(t * heads + h) * hd + i]).as("hd %d heads %d token %d head %d dim %d", hd, heads, t, h, i)
+          for (int j = 0; j < len; j++) o += s[j] / sum * v.get(row[j] + i);
+          assertThat((double) out[(t * heads + h) * hd + i])
+              .as("bs %d hd %d heads %d token %d head %d dim %d", bs, hd, heads, t, h, i)
               .isCloseTo(o, Offset.offset(1e-5));
         }
       }
@@ -83,19 +102,25 @@ class NativeAttentionTest {
   }
 
   @Test
-  void refusesPositionsOutsideTheCacheAndShortArrays() {
+  void refusesPositionsOutsideTheTableBlocksOutsideTheCacheAndShortArrays() {
     int hd = 16;
-    ByteBuffer kb = ByteBuffer.allocateDirect(SLOTS * KV_HEADS * MAX_LEN * hd * 4);
-    ByteBuffer vb = ByteBuffer.allocateDirect(SLOTS * KV_HEADS * MAX_LEN * hd * 4);
+    int bs = 4;
+    int blocks = 6;
+    ByteBuffer kb = ByteBuffer.allocateDirect(blocks * KV_HEADS * bs * hd * 4);
+    ByteBuffer vb = ByteBuffer.allocateDirect(blocks * KV_HEADS * bs * hd * 4);
     float[] q = new float[2 * hd];
     float[] out = new float[2 * hd];
-    assertThatThrownBy(() -> Bf16Matmul.shared().attention(kb, vb, KV_HEADS, MAX_LEN, hd, new int[] {0}, new int[] {MAX_LEN},
+    int[] table = {3, 1};
+    // position 8 needs a third block
+    assertThatThrownBy(() -> Bf16Matmul.shared().attention(kb, vb, KV_HEADS, bs, hd, table, new int[] {0}, new int[] {8},
         q, 2, 1f, out)).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> Bf16Matmul.shared().attention(kb, vb, KV_HEADS, MAX_LEN, hd, new int[] {SLOTS}, new int[] {0},
-        q, 2, 1f, out)).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> Bf16Matmul.shared().attention(kb, vb, KV_HEADS, MAX_LEN, hd, new int[] {0, 0}, new int[] {0, 1},
+    assertThatThrownBy(() -> Bf16Matmul.shared().attention(kb, vb, KV_HEADS, bs, hd, new int[] {blocks}, new int[] {0},
+        new int[] {0}, q, 2, 1f, out)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> Bf16Matmul.shared().attention(kb, vb, KV_HEADS, bs, hd, new int[] {-1}, new int[] {0},
+        new int[] {0}, q, 2, 1f, out)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> Bf16Matmul.shared().attention(kb, vb, KV_HEADS, bs, hd, table, new int[] {0, 0}, new int[] {0, 1},
         q, 2, 1f, new float[hd])).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> Bf16Matmul.shared().attention(kb, vb, KV_HEADS, MAX_LEN, hd, new int[] {0}, new int[] {0},
+    assertThatThrownBy(() -> Bf16Matmul.shared().attention(kb, vb, KV_HEADS, bs, hd, table, new int[] {0}, new int[] {0},
         q, 3, 1f, out)).isInstanceOf(IllegalArgumentException.class);
   }
 }

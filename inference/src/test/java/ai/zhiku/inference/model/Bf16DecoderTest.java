@@ -38,18 +38,18 @@ class Bf16DecoderTest {
     JsonNode cases = Goldens.json("chatglm2-tiny", "golden.json").get("cases");
     try (ChatModel bf = ModelFamilies.load(Goldens.dir("chatglm2-tiny-bf16"), Engines.cpu(), Precision.BFLOAT16);
          ChatModel f32 = ModelFamilies.load(Goldens.dir("chatglm2-tiny-bf16"), Engines.cpu(), Precision.FLOAT32);
-         KvCache cb = bf.model().newCache(1, 256);
-         KvCache cf = f32.model().newCache(1, 256)) {
+         KvCache cb = bf.model().newCache(Tables.blocks());
+         KvCache cf = f32.model().newCache(Tables.blocks())) {
       assertThat(bf.model().precision()).isEqualTo(Precision.BFLOAT16);
       for (JsonNode c : cases) {
         int[] ids = ints(c.get("input_ids"));
-        float[][] a = bf.model().forward(List.of(new SeqStep(0, ids, 0)), cb, true);
-        float[][] b = f32.model().forward(List.of(new SeqStep(0, ids, 0)), cf, true);
+        float[][] a = bf.model().forward(List.of(new SeqStep(Tables.slot(0), ids, 0)), cb, true);
+        float[][] b = f32.model().forward(List.of(new SeqStep(Tables.slot(0), ids, 0)), cf, true);
         for (int p = 0; p < ids.length; p++) assertClose(a[p], b[p], c.get("name").asText() + " position " + p);
         int next = argmax(a[ids.length - 1]);
         for (int s = 0; s < 8; s++) {
-          float[] la = bf.model().forward(List.of(new SeqStep(0, new int[] {next}, ids.length + s)), cb, false)[0];
-          float[] lb = f32.model().forward(List.of(new SeqStep(0, new int[] {next}, ids.length + s)), cf, false)[0];
+          float[] la = bf.model().forward(List.of(new SeqStep(Tables.slot(0), new int[] {next}, ids.length + s)), cb, false)[0];
+          float[] lb = f32.model().forward(List.of(new SeqStep(Tables.slot(0), new int[] {next}, ids.length + s)), cf, false)[0];
           assertClose(la, lb, c.get("name").asText() + " step " + s);
           next = argmax(lb);
         }
@@ -72,15 +72,15 @@ class Bf16DecoderTest {
     assertThat(ids.length).isGreaterThanOrEqualTo(ai.zhiku.inference.model.layers.Bf16Matrix.WIDEN_ROWS);
     try (ChatModel bf = ModelFamilies.load(Goldens.dir("chatglm2-tiny-bf16"), Engines.cpu(), Precision.BFLOAT16);
          ChatModel f32 = ModelFamilies.load(Goldens.dir("chatglm2-tiny-bf16"), Engines.cpu(), Precision.FLOAT32);
-         KvCache cb = bf.model().newCache(1, 256);
-         KvCache cf = f32.model().newCache(1, 256)) {
-      float[][] a = bf.model().forward(List.of(new SeqStep(0, ids, 0)), cb, true);
-      float[][] b = f32.model().forward(List.of(new SeqStep(0, ids, 0)), cf, true);
+         KvCache cb = bf.model().newCache(Tables.blocks());
+         KvCache cf = f32.model().newCache(Tables.blocks())) {
+      float[][] a = bf.model().forward(List.of(new SeqStep(Tables.slot(0), ids, 0)), cb, true);
+      float[][] b = f32.model().forward(List.of(new SeqStep(Tables.slot(0), ids, 0)), cf, true);
       for (int p = 0; p < ids.length; p++) assertClose(a[p], b[p], "long prompt position " + p);
       int next = argmax(b[ids.length - 1]);
       for (int s = 0; s < 4; s++) {
-        float[] la = bf.model().forward(List.of(new SeqStep(0, new int[] {next}, ids.length + s)), cb, false)[0];
-        float[] lb = f32.model().forward(List.of(new SeqStep(0, new int[] {next}, ids.length + s)), cf, false)[0];
+        float[] la = bf.model().forward(List.of(new SeqStep(Tables.slot(0), new int[] {next}, ids.length + s)), cb, false)[0];
+        float[] lb = f32.model().forward(List.of(new SeqStep(Tables.slot(0), new int[] {next}, ids.length + s)), cf, false)[0];
         assertClose(la, lb, "after the long prompt, step " + s);
         next = argmax(lb);
       }
@@ -96,10 +96,10 @@ class Bf16DecoderTest {
   void bfloat16FollowsTheOfficialCodeWithinItsRounding(String name) {
     JsonNode g = Goldens.json(name, "golden.json");
     try (ChatModel cm = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), Precision.BFLOAT16);
-         KvCache cache = cm.model().newCache(1, 256)) {
+         KvCache cache = cm.model().newCache(Tables.blocks())) {
       for (JsonNode c : g.get("cases")) {
         int[] ids = ints(c.get("input_ids"));
-        float[] last = cm.model().forward(List.of(new SeqStep(0, ids, 0)), cache, false)[0];
+        float[] last = cm.model().forward(List.of(new SeqStep(Tables.slot(0), ids, 0)), cache, false)[0];
         JsonNode golden = c.get("last_logits");
         float[] expected = new float[golden.size()];
         for (int i = 0; i < expected.length; i++) expected[i] = (float) golden.get(i).asDouble();
@@ -109,7 +109,7 @@ class Bf16DecoderTest {
         int pos = ids.length;
         float[] logits = last;
         for (int s = 0; s < newIds.length; s++) {
-          if (s > 0) logits = cm.model().forward(List.of(new SeqStep(0, new int[] {newIds[s - 1]}, pos++)), cache, false)[0];
+          if (s > 0) logits = cm.model().forward(List.of(new SeqStep(Tables.slot(0), new int[] {newIds[s - 1]}, pos++)), cache, false)[0];
           if (steps.get(s).get("margin").asDouble() >= 0.3) {
             assertThat(argmax(logits)).as("%s step %d", c.get("name").asText(), s).isEqualTo(newIds[s]);
           }
@@ -131,22 +131,22 @@ class Bf16DecoderTest {
     int[][] prompts = new int[3][];
     for (int i = 0; i < 3; i++) prompts[i] = java.util.Arrays.copyOf(ints(cases.get(i).get("input_ids")), 3 + 4 * i);
     try (ChatModel cm = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), Precision.BFLOAT16);
-         KvCache shared = cm.model().newCache(4, 64);
-         KvCache alone = cm.model().newCache(1, 64)) {
+         KvCache shared = cm.model().newCache(Tables.blocks());
+         KvCache alone = cm.model().newCache(Tables.blocks())) {
       int[] slots = {3, 0, 2}; // not in order, one slot left empty
       int[] next = new int[3];
       for (int i = 0; i < 3; i++) {
-        float[] l = cm.model().forward(List.of(new SeqStep(slots[i], prompts[i], 0)), shared, false)[0];
+        float[] l = cm.model().forward(List.of(new SeqStep(Tables.slot(slots[i]), prompts[i], 0)), shared, false)[0];
         next[i] = argmax(l);
       }
       for (int s = 0; s < 4; s++) {
         List<SeqStep> batch = new java.util.ArrayList<>();
-        for (int i = 0; i < 3; i++) batch.add(new SeqStep(slots[i], new int[] {next[i]}, prompts[i].length));
+        for (int i = 0; i < 3; i++) batch.add(new SeqStep(Tables.slot(slots[i]), new int[] {next[i]}, prompts[i].length));
         float[][] together = cm.model().forward(batch, shared, false);
         for (int i = 0; i < 3; i++) {
           // the same sequence alone: its prompt and the tokens fed so far, then this step's token
-          cm.model().forward(List.of(new SeqStep(0, prompts[i], 0)), alone, false);
-          float[] own = cm.model().forward(List.of(new SeqStep(0, new int[] {next[i]}, prompts[i].length)), alone, false)[0];
+          cm.model().forward(List.of(new SeqStep(Tables.slot(0), prompts[i], 0)), alone, false);
+          float[] own = cm.model().forward(List.of(new SeqStep(Tables.slot(0), new int[] {next[i]}, prompts[i].length)), alone, false)[0];
           double max = 0;
           for (int v = 0; v < own.length; v++) max = Math.max(max, Math.abs(own[v] - together[i][v]));
           assertThat(max).as("%s sequence %d step %d", name, i, s).isLessThan(0.02);
@@ -171,17 +171,17 @@ class Bf16DecoderTest {
     org.junit.jupiter.api.Assumptions.assumeTrue(configured > 1, "needs more than one core");
     try (ChatModel bf = ModelFamilies.load(Goldens.dir("chatglm2-tiny-bf16"), Engines.cpu(), Precision.BFLOAT16);
          ChatModel f32 = ModelFamilies.load(Goldens.dir("chatglm2-tiny"), Engines.cpu(), Precision.FLOAT32);
-         KvCache cb = bf.model().newCache(1, 16);
-         KvCache cf = f32.model().newCache(1, 16)) {
+         KvCache cb = bf.model().newCache(Tables.blocks());
+         KvCache cf = f32.model().newCache(Tables.blocks())) {
       int[] seen = new int[2];
       Thread a = new Thread(() -> {
-        bf.model().forward(List.of(new SeqStep(0, new int[] {64790}, 0)), cb, false);
+        bf.model().forward(List.of(new SeqStep(Tables.slot(0), new int[] {64790}, 0)), cb, false);
         seen[0] = ai.djl.pytorch.jni.JniUtils.getNumThreads();
       });
       a.start();
       a.join();
       Thread b = new Thread(() -> {
-        f32.model().forward(List.of(new SeqStep(0, new int[] {64790}, 0)), cf, false);
+        f32.model().forward(List.of(new SeqStep(Tables.slot(0), new int[] {64790}, 0)), cf, false);
         seen[1] = ai.djl.pytorch.jni.JniUtils.getNumThreads();
       });
       b.start();

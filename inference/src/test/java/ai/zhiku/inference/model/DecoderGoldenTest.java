@@ -53,12 +53,12 @@ class DecoderGoldenTest {
   void casesMatchOfficialCode(String name) {
     JsonNode g = Goldens.json(name, "golden.json");
     try (ChatModel cm = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), Precision.FLOAT32);
-         KvCache cache = cm.model().newCache(2, 256)) {
+         KvCache cache = cm.model().newCache(Tables.blocks())) {
       DecoderModel m = cm.model();
       for (JsonNode c : g.get("cases")) {
         String cn = name + "/" + c.get("name").asText();
         int[] ids = ints(c.get("input_ids"));
-        float[][] all = m.forward(List.of(new SeqStep(0, ids, 0)), cache, true);
+        float[][] all = m.forward(List.of(new SeqStep(Tables.slot(0), ids, 0)), cache, true);
         assertThat(all).hasNumberOfRows(ids.length);
         JsonNode pa = c.get("prefill_argmax");
         for (int p = 0; p < ids.length; p++) {
@@ -75,7 +75,7 @@ class DecoderGoldenTest {
         assertStep(last, steps.get(0), cn + " step 0");
         int pos = ids.length;
         for (int s = 1; s < newIds.length; s++) {
-          float[] logits = m.forward(List.of(new SeqStep(0, new int[] {newIds[s - 1]}, pos++)), cache, false)[0];
+          float[] logits = m.forward(List.of(new SeqStep(Tables.slot(0), new int[] {newIds[s - 1]}, pos++)), cache, false)[0];
           assertStep(logits, steps.get(s), cn + " step " + s);
         }
       }
@@ -87,7 +87,7 @@ class DecoderGoldenTest {
   void paddedBatchRowsMatchWhenRunUnpaddedTogether(String name) {
     JsonNode b = Goldens.json(name, "golden.json").get("batch");
     try (ChatModel cm = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), Precision.FLOAT32);
-         KvCache cache = cm.model().newCache(2, 256)) {
+         KvCache cache = cm.model().newCache(Tables.blocks())) {
       List<SeqStep> batch = new ArrayList<>();
       int[] pos = new int[2];
       for (int r = 0; r < 2; r++) {
@@ -96,7 +96,7 @@ class DecoderGoldenTest {
         int pads = 0;
         while (mask[pads] == 0) pads++;
         int[] real = java.util.Arrays.copyOfRange(ids, pads, ids.length);
-        batch.add(new SeqStep(1 - r, real, 0)); // slots in descending order: the gathered-KV path
+        batch.add(new SeqStep(Tables.slot(1 - r), real, 0)); // slots in descending order: the gathered-KV path
         pos[r] = real.length;
       }
       float[][] last = cm.model().forward(batch, cache, false);
@@ -108,8 +108,8 @@ class DecoderGoldenTest {
       int[][] newIds = {ints(b.get("greedy").get("new_ids").get(0)), ints(b.get("greedy").get("new_ids").get(1))};
       for (int r = 0; r < 2; r++) assertStep(last[r], steps.get(0).get(r), name + " batch step 0 row " + r);
       for (int s = 1; s < newIds[0].length; s++) {
-        List<SeqStep> step = List.of(new SeqStep(1, new int[] {newIds[0][s - 1]}, pos[0]++),
-            new SeqStep(0, new int[] {newIds[1][s - 1]}, pos[1]++));
+        List<SeqStep> step = List.of(new SeqStep(Tables.slot(1), new int[] {newIds[0][s - 1]}, pos[0]++),
+            new SeqStep(Tables.slot(0), new int[] {newIds[1][s - 1]}, pos[1]++));
         float[][] logits = cm.model().forward(step, cache, false);
         for (int r = 0; r < 2; r++) assertStep(logits[r], steps.get(s).get(r), name + " batch step " + s + " row " + r);
       }
@@ -120,9 +120,9 @@ class DecoderGoldenTest {
   void bfloat16CheckpointGivesFiniteLogitsThatMostlyAgree() {
     JsonNode c = Goldens.json("chatglm2-tiny", "golden.json").get("cases").get(0);
     try (ChatModel cm = ModelFamilies.load(Goldens.dir("chatglm2-tiny-bf16"), Engines.cpu(), Precision.FLOAT32);
-         KvCache cache = cm.model().newCache(1, 64)) {
+         KvCache cache = cm.model().newCache(Tables.blocks())) {
       int[] ids = ints(c.get("input_ids"));
-      float[][] all = cm.model().forward(List.of(new SeqStep(0, ids, 0)), cache, true);
+      float[][] all = cm.model().forward(List.of(new SeqStep(Tables.slot(0), ids, 0)), cache, true);
       int agree = 0;
       for (int p = 0; p < ids.length; p++) {
         for (float v : all[p]) assertThat(Float.isFinite(v)).isTrue();
@@ -139,13 +139,13 @@ class DecoderGoldenTest {
     int[] a = ints(cases.get(0).get("input_ids"));
     int[] b = ints(cases.get(1).get("input_ids"));
     try (ChatModel cm = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), Precision.FLOAT32);
-         KvCache cache = cm.model().newCache(2, 256)) {
+         KvCache cache = cm.model().newCache(Tables.blocks())) {
       DecoderModel m = cm.model();
       // sequence b decodes its prompt token by token while a is prefilled in two chunks
-      m.forward(List.of(new SeqStep(1, java.util.Arrays.copyOf(b, b.length - 1), 0),
-          new SeqStep(0, java.util.Arrays.copyOf(a, 7), 0)), cache, false);
-      float[][] out = m.forward(List.of(new SeqStep(1, new int[] {b[b.length - 1]}, b.length - 1),
-          new SeqStep(0, java.util.Arrays.copyOfRange(a, 7, a.length), 7)), cache, false);
+      m.forward(List.of(new SeqStep(Tables.slot(1), java.util.Arrays.copyOf(b, b.length - 1), 0),
+          new SeqStep(Tables.slot(0), java.util.Arrays.copyOf(a, 7), 0)), cache, false);
+      float[][] out = m.forward(List.of(new SeqStep(Tables.slot(1), new int[] {b[b.length - 1]}, b.length - 1),
+          new SeqStep(Tables.slot(0), java.util.Arrays.copyOfRange(a, 7, a.length), 7)), cache, false);
       assertLogits(out[0], cases.get(1).get("last_logits"), name + " decode beside a chunk");
       assertLogits(out[1], cases.get(0).get("last_logits"), name + " chunked prefill");
     }
