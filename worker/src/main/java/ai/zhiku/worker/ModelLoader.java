@@ -43,6 +43,7 @@ public final class ModelLoader {
 
   private static ChatEngine openChat(WorkerConfig config) {
     return ai.zhiku.inference.ChatEngineFactory.open(new ai.zhiku.inference.ChatEngineConfig(
-        config.modelPath(), config.device(), config.dtype(), config.chatTemplate(), config.maxNumSeqs()));
+        config.modelPath(), config.device(), config.dtype(), config.chatTemplate(), config.maxNumSeqs(),
+        config.kvCacheMemory()));
   }
 }

@@ -32,7 +32,8 @@ public record WorkerConfig(
     int embeddingMaxBatch,
     long embeddingMaxWaitMicros,
     boolean truncateEmbeddings,
-    long shutdownGraceMs) {
+    long shutdownGraceMs,
+    String kvCacheMemory) {
 
   public WorkerConfig {
     modelNames = modelNames == null ? List.of() : List.copyOf(modelNames);
@@ -64,13 +65,14 @@ public record WorkerConfig(
         o.get("chat-template", null),
         o.getInt("limit-worker-concurrency", 64),
         o.getInt("max-queue", 256),
-        o.getInt("max-num-seqs", 8),
+        o.getInt("max-num-seqs", ai.zhiku.inference.ChatEngineConfig.DEFAULT_MAX_NUM_SEQS),
         Math.round(o.getDouble("heartbeat-interval", 2.0) * 1000),
         o.getDouble("speed", 1.0),
         o.getInt("embedding-max-batch", 32),
         o.getLong("embedding-max-wait-us", 2000),
         o.getBoolean("truncate-embeddings", false),
-        Math.round(o.getDouble("shutdown-grace", 10.0) * 1000));
+        Math.round(o.getDouble("shutdown-grace", 10.0) * 1000),
+        o.get("kv-cache-memory", null));
   }
 
   /** Every flag at its default. */
@@ -82,25 +84,25 @@ public record WorkerConfig(
   public WorkerConfig local(String controllerAddress, Path modelPath, List<String> names) {
     return new WorkerConfig("127.0.0.1", 0, null, controllerAddress, modelPath, names, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs);
+        truncateEmbeddings, shutdownGraceMs, kvCacheMemory);
   }
 
   public WorkerConfig withLimits(int limit, int queue) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limit, queue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs);
+        truncateEmbeddings, shutdownGraceMs, kvCacheMemory);
   }
 
   public WorkerConfig withHeartbeat(long intervalMs, long graceMs) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, intervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, graceMs);
+        truncateEmbeddings, graceMs, kvCacheMemory);
   }
 
   public WorkerConfig withTruncateEmbeddings(boolean truncate) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncate, shutdownGraceMs);
+        truncate, shutdownGraceMs, kvCacheMemory);
   }
 
   /** Model names: as given, else the model directory's base name, else {@code fallback}. */
