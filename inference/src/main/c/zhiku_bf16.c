@@ -189,28 +189,6 @@ static inline __m512 exp16(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-static inline float dot(const float *a, const float *b, int n) {
-  __m512 acc = _mm512_setzero_ps();
-  int i = 0;
-  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
-  if (i < n) {
-    __mmask16 m = lanes(n - i);
-    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc);
-  }
-  return _mm512_reduce_add_ps(acc);
-}
-
-/* out[0..n) += p * v[0..n) */
-static inline void axpy(float p, const float *v, float *out, int n) {
-  __m512 pv = _mm512_set1_ps(p);
-  int i = 0;
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, _mm512_fmadd_ps(pv, _mm512_loadu_ps(v + i), _mm512_loadu_ps(out + i)));
-  if (i < n) {
-    __mmask16 m = lanes(n - i);
-    _mm512_mask_storeu_ps(out + i, m, _mm512_fmadd_ps(pv, _mm512_maskz_loadu_ps(m, v + i), _mm512_maskz_loadu_ps(m, out + i)));
-  }
-}
-
 /* s[0..n) = softmax(s[0..n)), 16 lanes at a time */
 static inline void softmax(float *s, int n) {
   __m512 vmax = _mm512_set1_ps(-INFINITY);
@@ -234,15 +212,64 @@ static inline void softmax(float *s, int n) {
 }
 
 /*
+ * Rows of the KV cache, float32 or bfloat16 (the bfloat16 path's cache: half the bytes per token;
+ * widened here by a 16-bit shift). `bf` is a constant at every call site, so each kernel below is
+ * compiled once per cache type with no branch left in its loops.
+ */
+#define KV_INLINE static inline __attribute__((always_inline))
+
+KV_INLINE __m512 kv_load(const void *row, int i, const int bf) {
+  if (bf) {
+    __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)row + i));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  return _mm512_loadu_ps((const float *)row + i);
+}
+
+KV_INLINE __m512 kv_load_masked(const void *row, int i, __mmask16 m, const int bf) {
+  if (bf) {
+    __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)row + i);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  return _mm512_maskz_loadu_ps(m, (const float *)row + i);
+}
+
+/* Row j of a block whose rows hold hd values of 4 (float32) or 2 (bfloat16) bytes. */
+KV_INLINE const void *kv_row(const void *block, int64_t j, int hd, const int bf) {
+  return (const char *)block + j * hd * (bf ? 2 : 4);
+}
+
+KV_INLINE float kv_dot(const float *a, const void *row, int n, const int bf) {
+  __m512 acc = _mm512_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), kv_load(row, i, bf), acc);
+  if (i < n) {
+    __mmask16 m = lanes(n - i);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), kv_load_masked(row, i, m, bf), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+/* out[0..n) += p * row[0..n) */
+KV_INLINE void kv_axpy(float p, const void *row, float *out, int n, const int bf) {
+  __m512 pv = _mm512_set1_ps(p);
+  int i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, _mm512_fmadd_ps(pv, kv_load(row, i, bf), _mm512_loadu_ps(out + i)));
+  if (i < n) {
+    __mmask16 m = lanes(n - i);
+    _mm512_mask_storeu_ps(out + i, m, _mm512_fmadd_ps(pv, kv_load_masked(row, i, m, bf), _mm512_maskz_loadu_ps(m, out + i)));
+  }
+}
+
+/*
  * Scores of the g query heads at q (g x 128) against m keys stored contiguously at keys (m x 128),
  * into scores[h * stride + j]. A dot product of one accumulator is a chain of eight dependent FMAs
  * plus a horizontal sum, so four keys go at a time in eight independent chains.
  */
-static inline void scores128(const float *q, const float *keys, int m, int g, float scale, float *scores,
-                             int64_t stride) {
+KV_INLINE void scores128(const float *q, const void *keys, int m, int g, float scale, float *scores, int64_t stride,
+                         const int bf) {
   int j = 0;
   for (; j + 4 <= m; j += 4) {
-    const float *k0 = keys + (int64_t)j * 128;
     for (int h = 0; h < g; h++) {
       const float *qh = q + (int64_t)h * 128;
       __m512 a[8];
@@ -250,8 +277,9 @@ static inline void scores128(const float *q, const float *keys, int m, int g, fl
       for (int c = 0; c < 128; c += 32) {
         __m512 q0 = _mm512_loadu_ps(qh + c), q1 = _mm512_loadu_ps(qh + c + 16);
         for (int t = 0; t < 4; t++) {
-          a[2 * t] = _mm512_fmadd_ps(q0, _mm512_loadu_ps(k0 + t * 128 + c), a[2 * t]);
-          a[2 * t + 1] = _mm512_fmadd_ps(q1, _mm512_loadu_ps(k0 + t * 128 + c + 16), a[2 * t + 1]);
+          const void *kr = kv_row(keys, j + t, 128, bf);
+          a[2 * t] = _mm512_fmadd_ps(q0, kv_load(kr, c, bf), a[2 * t]);
+          a[2 * t + 1] = _mm512_fmadd_ps(q1, kv_load(kr, c + 16, bf), a[2 * t + 1]);
         }
       }
       float *s = scores + (int64_t)h * stride + j;
@@ -259,7 +287,7 @@ static inline void scores128(const float *q, const float *keys, int m, int g, fl
     }
   }
   for (; j < m; j++) {
-    for (int h = 0; h < g; h++) scores[(int64_t)h * stride + j] = dot(q + (int64_t)h * 128, keys + (int64_t)j * 128, 128) * scale;
+    for (int h = 0; h < g; h++) scores[(int64_t)h * stride + j] = kv_dot(q + (int64_t)h * 128, kv_row(keys, j, 128, bf), 128, bf) * scale;
   }
 }
 
@@ -267,7 +295,7 @@ static inline void scores128(const float *q, const float *keys, int m, int g, fl
  * out (g x 128) += the m values at values (m x 128) weighted by p[h * stride + j]: each head's output
  * stays in registers over the block, whose rows stay in L1 for all g heads.
  */
-static inline void weighted128(const float *p, const float *values, int m, int g, int64_t stride, float *out) {
+KV_INLINE void weighted128(const float *p, const void *values, int m, int g, int64_t stride, float *out, const int bf) {
   for (int h = 0; h < g; h++) {
     float *oh = out + (int64_t)h * 128;
     const float *ph = p + (int64_t)h * stride;
@@ -275,8 +303,8 @@ static inline void weighted128(const float *p, const float *values, int m, int g
     for (int c = 0; c < 8; c++) acc[c] = _mm512_loadu_ps(oh + 16 * c);
     for (int j = 0; j < m; j++) {
       __m512 pj = _mm512_set1_ps(ph[j]);
-      const float *vr = values + (int64_t)j * 128;
-      for (int c = 0; c < 8; c++) acc[c] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(vr + 16 * c), acc[c]);
+      const void *vr = kv_row(values, j, 128, bf);
+      for (int c = 0; c < 8; c++) acc[c] = _mm512_fmadd_ps(pj, kv_load(vr, 16 * c, bf), acc[c]);
     }
     for (int c = 0; c < 8; c++) _mm512_storeu_ps(oh + 16 * c, acc[c]);
   }
@@ -286,21 +314,68 @@ static __thread float *scores;
 static __thread int64_t scores_len;
 
 /*
- * Attention of new tokens over a paged float32 KV cache: keys and values are [blocks, kvHeads, bs, hd]
- * and the keys and values of these tokens are already written. Token t sees positions 0..positions[t]
- * of its sequence, position j living in block tables[starts[t] + j / bs] at row j % bs. Items [i0, i1)
- * are (token, kv head) pairs, item = t * kvHeads + kh; the g = heads / kvHeads query heads of kv head kh
- * share each key and value row they read. q and out are [n, heads * hd]; softmax in float32 (exp16)
- * like the PyTorch path. Head size 128 (both families' real models) has its own loops: prefill
- * attention of a 512-token prompt (24 layers) took 746 ms with the generic ones.
+ * One (token, kv head) item: the g query heads at qh over positions 0..len of the sequence whose
+ * block table is `table`, into oh; scores in the thread's scratch. Returns 0, or -1 without memory.
+ */
+KV_INLINE int attend(const void *kc, const void *vc, int kvHeads, int bs, int hd, const int *table, int kh, int len,
+                     int g, float scale, const float *qh, float *oh, const int bf) {
+  if ((int64_t)g * len > scores_len) {
+    free(scores);
+    scores_len = (int64_t)g * len * 2;
+    scores = malloc(sizeof(float) * scores_len);
+    if (scores == NULL) {
+      scores_len = 0;
+      return -1;
+    }
+  }
+  int64_t blockBytes = (int64_t)bs * hd * (bf ? 2 : 4);
+  for (int j0 = 0; j0 < len; j0 += bs) {
+    int m = len - j0 < bs ? len - j0 : bs;
+    const void *keys = (const char *)kc + ((int64_t)table[j0 / bs] * kvHeads + kh) * blockBytes;
+    if (hd == 128) {
+      scores128(qh, keys, m, g, scale, scores + j0, len, bf);
+      continue;
+    }
+    for (int j = 0; j < m; j++) {
+      const void *kr = kv_row(keys, j, hd, bf);
+      for (int h = 0; h < g; h++) scores[(int64_t)h * len + j0 + j] = kv_dot(qh + (int64_t)h * hd, kr, hd, bf) * scale;
+    }
+  }
+  for (int h = 0; h < g; h++) softmax(scores + (int64_t)h * len, len);
+  for (int i = 0; i < g * hd; i++) oh[i] = 0;
+  for (int j0 = 0; j0 < len; j0 += bs) {
+    int m = len - j0 < bs ? len - j0 : bs;
+    const void *values = (const char *)vc + ((int64_t)table[j0 / bs] * kvHeads + kh) * blockBytes;
+    if (hd == 128) {
+      weighted128(scores + j0, values, m, g, len, oh, bf);
+      continue;
+    }
+    for (int j = 0; j < m; j++) {
+      const void *vr = kv_row(values, j, hd, bf);
+      for (int h = 0; h < g; h++) kv_axpy(scores[(int64_t)h * len + j0 + j], vr, oh + (int64_t)h * hd, hd, bf);
+    }
+  }
+  return 0;
+}
+
+/*
+ * Attention of new tokens over a paged KV cache: keys and values are [blocks, kvHeads, bs, hd] of
+ * float32, or of bfloat16 when bf16 is set, and the keys and values of these tokens are already
+ * written. Token t sees positions 0..positions[t] of its sequence, position j living in block
+ * tables[starts[t] + j / bs] at row j % bs. Items [i0, i1) are (token, kv head) pairs, item =
+ * t * kvHeads + kh; the g = heads / kvHeads query heads of kv head kh share each key and value row
+ * they read. q and out are [n, heads * hd]; softmax in float32 (exp16) like the PyTorch path.
+ * Head size 128 (both families' real models) has its own loops: prefill attention of a 512-token
+ * prompt (24 layers) took 746 ms with the generic ones.
  * Returns 0, or -1 when memory for the scores could not be had.
  */
 JNIEXPORT jint JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_attention(
-    JNIEnv *env, jclass cls, jobject kcache, jobject vcache, jint kvHeads, jint bs, jint hd, jintArray tables,
-    jintArray starts, jintArray positions, jfloatArray q, jint heads, jfloat scale, jfloatArray out, jint i0, jint i1) {
+    JNIEnv *env, jclass cls, jobject kcache, jobject vcache, jboolean bf16, jint kvHeads, jint bs, jint hd,
+    jintArray tables, jintArray starts, jintArray positions, jfloatArray q, jint heads, jfloat scale, jfloatArray out,
+    jint i0, jint i1) {
   (void)cls;
-  const float *kc = (*env)->GetDirectBufferAddress(env, kcache);
-  const float *vc = (*env)->GetDirectBufferAddress(env, vcache);
+  const void *kc = (*env)->GetDirectBufferAddress(env, kcache);
+  const void *vc = (*env)->GetDirectBufferAddress(env, vcache);
   if (kc == NULL || vc == NULL) return -2;
   int g = heads / kvHeads;
   int rc = 0;
@@ -313,48 +388,12 @@ JNIEXPORT jint JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_attention
     rc = -2;
     goto done;
   }
-  for (int item = i0; item < i1; item++) {
+  for (int item = i0; item < i1 && rc == 0; item++) {
     int t = item / kvHeads, kh = item % kvHeads;
-    int len = pp[t] + 1;
-    const int *table = tp + sp[t];
-    if ((int64_t)g * len > scores_len) {
-      free(scores);
-      scores_len = (int64_t)g * len * 2;
-      scores = malloc(sizeof(float) * scores_len);
-      if (scores == NULL) {
-        scores_len = 0;
-        rc = -1;
-        goto done;
-      }
-    }
     const float *qh = qp + ((int64_t)t * heads + (int64_t)kh * g) * hd;
     float *oh = op + ((int64_t)t * heads + (int64_t)kh * g) * hd;
-    for (int j0 = 0; j0 < len; j0 += bs) {
-      int m = len - j0 < bs ? len - j0 : bs;
-      const float *keys = kc + (((int64_t)table[j0 / bs] * kvHeads + kh) * bs) * hd;
-      if (hd == 128) {
-        scores128(qh, keys, m, g, scale, scores + j0, len);
-        continue;
-      }
-      for (int j = 0; j < m; j++) {
-        const float *kr = keys + (int64_t)j * hd;
-        for (int h = 0; h < g; h++) scores[(int64_t)h * len + j0 + j] = dot(qh + (int64_t)h * hd, kr, hd) * scale;
-      }
-    }
-    for (int h = 0; h < g; h++) softmax(scores + (int64_t)h * len, len);
-    for (int i = 0; i < g * hd; i++) oh[i] = 0;
-    for (int j0 = 0; j0 < len; j0 += bs) {
-      int m = len - j0 < bs ? len - j0 : bs;
-      const float *values = vc + (((int64_t)table[j0 / bs] * kvHeads + kh) * bs) * hd;
-      if (hd == 128) {
-        weighted128(scores + j0, values, m, g, len, oh);
-        continue;
-      }
-      for (int j = 0; j < m; j++) {
-        const float *vr = values + (int64_t)j * hd;
-        for (int h = 0; h < g; h++) axpy(scores[(int64_t)h * len + j0 + j], vr, oh + (int64_t)h * hd, hd);
-      }
-    }
+    rc = bf16 ? attend(kc, vc, kvHeads, bs, hd, tp + sp[t], kh, pp[t] + 1, g, scale, qh, oh, 1)
+              : attend(kc, vc, kvHeads, bs, hd, tp + sp[t], kh, pp[t] + 1, g, scale, qh, oh, 0);
   }
 done:
   if (op != NULL) (*env)->ReleasePrimitiveArrayCritical(env, out, op, 0);
@@ -392,5 +431,5 @@ JNIEXPORT void JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_swiGlu(
 JNIEXPORT jint JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_version(JNIEnv *env, jclass cls) {
   (void)env;
   (void)cls;
-  return 4;
+  return 5;
 }

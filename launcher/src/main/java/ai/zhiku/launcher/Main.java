@@ -32,7 +32,8 @@ public final class Main {
         controller   --host --port 21001 --heartbeat-expiry 6 --dispatch-method shortest_queue|lottery
         worker       --host --port 21002 --controller-address http://H:21001 --worker-address http://H:21002
                      --model-path DIR --model-names a,b --device cpu|cuda --dtype auto|float32|bfloat16|float16
-                     --limit-worker-concurrency 64 --max-queue 256 --truncate-embeddings
+                     --limit-worker-concurrency 64 --max-queue 256 --max-num-seqs 64 --kv-cache-memory 0.4|8GiB
+                     --truncate-embeddings
         api-server   --host --port 8000 --controller-address http://H:21001 --api-keys k1,k2 --kb-database-url URL
         chat         --model-path DIR   terminal chat with a local chat model
         kb           ingest DIR --kb NAME | eval FILE --kb NAME

@@ -146,11 +146,12 @@ public final class LocalChatEngine implements ChatEngine {
     this.maxNumSeqs = maxNumSeqs;
     ModelConfig cfg = model.model().config();
     this.blockSize = KvCache.DEFAULT_BLOCK_SIZE;
-    long bytesPerBlock = KvCache.bytesPerToken(cfg, model.model().dtype()) * blockSize;
+    long bytesPerBlock = model.model().kvBytesPerToken() * blockSize;
     long blocksWanted = ((long) maxNumSeqs * cfg.contextLength() + blockSize - 1) / blockSize;
     long blocks = Math.min(kvCacheBytes / bytesPerBlock, blocksWanted);
-    if (model.model().dtype() == ai.djl.ndarray.types.DataType.FLOAT32 && model.model().manager().getDevice().equals(ai.djl.Device.cpu())) {
-      blocks = Math.min(blocks, KvCache.maxBufferedBlocks(cfg, blockSize)); // the native attention reads a layer as one buffer
+    if (model.model().manager().getDevice().equals(ai.djl.Device.cpu())) {
+      // the native attention reads a layer as one buffer
+      blocks = Math.min(blocks, KvCache.maxBufferedBlocks(cfg, blockSize, model.model().kvValueBytes()));
     }
     blocks = Math.max(blocks, 2);
     this.contextLength = (int) Math.max(16, Math.min(cfg.contextLength(), blocks * blockSize));

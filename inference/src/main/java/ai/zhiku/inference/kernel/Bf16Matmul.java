@@ -112,15 +112,15 @@ public final class Bf16Matmul {
   }
 
   /**
-   * Attention of {@code n} new tokens over a paged float32 KV cache whose keys and values for them
-   * are already written (see {@link NativeBf16Kernel#attention}), split over the compute threads by
+   * Attention of {@code n} new tokens over a paged KV cache (float32, or bfloat16 when
+   * {@code bf16}) whose keys and values for them are already written (see {@link NativeBf16Kernel#attention}), split over the compute threads by
    * (token, kv head). Native kernel only.
    */
-  public void attention(java.nio.ByteBuffer keys, java.nio.ByteBuffer values, int kvHeads, int bs, int hd,
+  public void attention(java.nio.ByteBuffer keys, java.nio.ByteBuffer values, boolean bf16, int kvHeads, int bs, int hd,
                         int[] tables, int[] starts, int[] positions, float[] q, int heads, float scale, float[] out) {
     if (!NATIVE) throw new IllegalStateException("attention runs on the native kernel only");
     int n = positions.length;
-    long blocks = values.capacity() / (4L * kvHeads * bs * hd);
+    long blocks = values.capacity() / ((bf16 ? 2L : 4L) * kvHeads * bs * hd);
     if (starts.length != n || (long) n * heads * hd > Math.min(q.length, out.length) || heads % kvHeads != 0
         || values.capacity() != keys.capacity() || bs < 1) {
       throw new IllegalArgumentException("attention shapes do not fit the arrays");
@@ -143,7 +143,7 @@ public final class Bf16Matmul {
     }
     long cost = (long) (max(positions) + 1) * hd * (heads / kvHeads) * 2;
     forEach(n * kvHeads, cost, (i0, i1) -> {
-      int rc = NativeBf16Kernel.attention(keys, values, kvHeads, bs, hd, tables, starts, positions, q, heads, scale, out, i0, i1);
+      int rc = NativeBf16Kernel.attention(keys, values, bf16, kvHeads, bs, hd, tables, starts, positions, q, heads, scale, out, i0, i1);
       if (rc == -1) throw new OutOfMemoryError("no native memory for attention scores");
       if (rc != 0) throw new IllegalStateException("attention buffers are not direct");
     });

@@ -33,15 +33,16 @@ final class NativeBf16Kernel {
   static native void round(float[] x, short[] out, int n);
 
   /**
-   * Attention of new tokens over a paged float32 KV cache [blocks, kvHeads, bs, hd] (direct buffers
-   * over the cache tensors) in which their keys and values are already written: items
+   * Attention of new tokens over a paged KV cache [blocks, kvHeads, bs, hd] of float32, or of
+   * bfloat16 when {@code bf16} (direct buffers over the cache tensors), in which their keys and
+   * values are already written: items
    * {@code [i0, i1)} of {@code token * kvHeads + kvHead}; token t at {@code positions[t]} sees
    * positions 0..positions[t] of its sequence, position j in block {@code tables[starts[t] + j / bs]}.
    * q and out are [n, heads * hd].
    *
    * @return 0, -1 when no memory for the scores, -2 when a buffer is not direct or an array not pinned
    */
-  static native int attention(java.nio.ByteBuffer keys, java.nio.ByteBuffer values, int kvHeads, int bs, int hd,
+  static native int attention(java.nio.ByteBuffer keys, java.nio.ByteBuffer values, boolean bf16, int kvHeads, int bs, int hd,
                               int[] tables, int[] starts, int[] positions, float[] q, int heads, float scale, float[] out,
                               int i0, int i1);
 
@@ -64,7 +65,7 @@ final class NativeBf16Kernel {
         } finally {
           Files.deleteIfExists(file); // the loaded library stays mapped
         }
-        return version() == 4 ? null : "the native library is from another build";
+        return version() == 5 ? null : "the native library is from another build";
       } catch (IOException | LinkageError | RuntimeException e) {
         // RuntimeException: a JDK that denies native access to this module (IllegalCallerException)
         return "the native library did not load: " + e;

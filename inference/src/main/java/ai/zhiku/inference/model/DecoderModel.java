@@ -112,8 +112,23 @@ public final class DecoderModel implements AutoCloseable {
 
   /** A paged KV cache for this model of {@code blocks} blocks of {@link KvCache#DEFAULT_BLOCK_SIZE} tokens. */
   public KvCache newCache(int blocks) {
-    return new KvCache(manager, cfg, blocks, KvCache.DEFAULT_BLOCK_SIZE, dtype);
+    return new KvCache(manager, cfg, blocks, KvCache.DEFAULT_BLOCK_SIZE, dtype, bf16Cache());
   }
+
+  /**
+   * Whether this model's cache stores bfloat16: when every attention runs on the native kernel
+   * (bfloat16 weights on a CPU that has it), which halves the cache's bytes per token and what a
+   * long-context decode step reads; the values are the bfloat16 roundings the products' inputs get too.
+   */
+  private boolean bf16Cache() {
+    return javaVectors != null && Bf16Matmul.nativeKernel() && manager.getDevice().equals(ai.djl.Device.cpu());
+  }
+
+  /** Bytes of KV cache per token (all layers, keys and values). */
+  public long kvBytesPerToken() { return KvCache.bytesPerToken(cfg, kvValueBytes()); }
+
+  /** Bytes of one cached key or value element. */
+  public int kvValueBytes() { return bf16Cache() ? 2 : dtype.getNumOfBytes(); }
 
   /**
    * Runs one step and writes the new keys and values into the cache.
@@ -149,6 +164,7 @@ public final class DecoderModel implements AutoCloseable {
     // run on the native kernel (PyTorch's attention, SwiGLU and norms took 1.7 of 6.7 s of a
     // 512-token prefill, and each product copied its activations out of a tensor and back)
     boolean nativeAttention = javaVectors != null && Bf16Matmul.nativeKernel() && cache.hasBuffers();
+    if (cache.packedBf16() && !nativeAttention) throw new IllegalStateException("a bfloat16 cache needs the native attention");
     boolean javaLayers = javaVectors != null && (total < Bf16Matrix.WIDEN_ROWS || nativeAttention);
     torchThreadsFor(javaLayers);
     try (NDManager step = manager.newSubManager()) {
@@ -397,7 +413,7 @@ public final class DecoderModel implements AutoCloseable {
         cache.writeRows(l, tableOf, starts, positions, qkv, qkvWidth, heads * hd, (heads + kvHeads) * hd);
         for (int t = 0; t < n; t++) System.arraycopy(qkv, t * qkvWidth, q, t * attnWidth, attnWidth);
         ByteBuffer[] kv = cache.buffers(l);
-        Bf16Matmul.shared().attention(kv[0], kv[1], kvHeads, cache.blockSize(), hd, tableOf, starts, positions, q, heads,
+        Bf16Matmul.shared().attention(kv[0], kv[1], cache.packedBf16(), kvHeads, cache.blockSize(), hd, tableOf, starts, positions, q, heads,
             (float) (1.0 / Math.sqrt(hd)), attn);
       } else {
         try (NDManager scope = step.newSubManager()) {

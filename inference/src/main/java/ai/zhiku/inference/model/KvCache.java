@@ -9,12 +9,18 @@ import ai.djl.ndarray.types.Shape;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
+import ai.zhiku.inference.kernel.Bf16;
 
 /**
  * Keys and values of every layer in a pool of fixed-size blocks, allocated once in its own manager:
  * per layer one K and one V array of [blocks, kvHeads, blockSize, headDim]. A sequence's position p
  * lives in block {@code table[p / blockSize]} at row {@code p % blockSize} of its block table; which
  * blocks a sequence holds is the engine's business ({@code BlockPool}), the cache only stores.
+ *
+ * <p>The cache of a model whose layers run on the native kernel (bfloat16 weights) stores bfloat16,
+ * half the bytes of a float32 cache, in byte arrays that only the native attention reads
+ * (PyTorch's JNI here cannot hold bfloat16 tensors); every other cache stores the activation type.
  *
  * <p>On the CPU the arrays are allocated uninitialised, so memory becomes resident only as blocks
  * are used. The native attention reads only rows it wrote; PyTorch's batched decode attention also
@@ -33,10 +39,15 @@ public final class KvCache implements AutoCloseable {
   private final ByteBuffer[][] views;
   private final int kvHeads;
   private final int headDim;
+  /** Whether the arrays hold bfloat16 (as bytes) for the native attention only. */
+  private final boolean packedBf16;
   /** Blocks known to hold finite values (zeroed or written through {@link #zeroUnused}). */
   private final java.util.BitSet clean = new java.util.BitSet();
 
-  public KvCache(NDManager parent, ModelConfig cfg, int blocks, int blockSize, DataType dtype) {
+  /**
+   * @param packedBf16 store bfloat16 for the native attention (CPU only); else {@code dtype}
+   */
+  public KvCache(NDManager parent, ModelConfig cfg, int blocks, int blockSize, DataType dtype, boolean packedBf16) {
     if (blocks < 1 || blockSize < 1 || blockSize % 4 != 0) {
       throw new IllegalArgumentException("a KV cache needs at least one block of a multiple of 4 tokens");
     }
@@ -48,8 +59,11 @@ public final class KvCache implements AutoCloseable {
     this.views = new ByteBuffer[cfg.numLayers()][];
     this.kvHeads = cfg.numKvHeads();
     this.headDim = cfg.headDim();
-    Shape shape = new Shape(blocks, cfg.numKvHeads(), blockSize, cfg.headDim());
+    this.packedBf16 = packedBf16;
     boolean cpu = manager.getDevice().equals(Device.cpu());
+    if (packedBf16 && !cpu) throw new IllegalArgumentException("a bfloat16 cache is for the CPU's native attention");
+    Shape shape = new Shape(blocks, cfg.numKvHeads(), blockSize, packedBf16 ? 2L * cfg.headDim() : cfg.headDim());
+    if (packedBf16) dtype = DataType.UINT8;
     for (int l = 0; l < cfg.numLayers(); l++) {
       keys[l] = cpu ? manager.create(shape, dtype) : manager.zeros(shape, dtype);
       values[l] = cpu ? manager.create(shape, dtype) : manager.zeros(shape, dtype);
@@ -68,18 +82,24 @@ public final class KvCache implements AutoCloseable {
         i++;
       }
       NDIndex run = new NDIndex("{}:{}", b, end);
-      for (int l = 0; l < keys.length; l++) {
-        keys[l].set(run, 0f);
-        values[l].set(run, 0f);
+      try (NDManager scope = manager.newSubManager()) { // a scalar set would leave an array in the cache's manager
+        NDArray zero = scope.zeros(new Shape(end - b, kvHeads, blockSize, headDim), keys[0].getDataType());
+        for (int l = 0; l < keys.length; l++) {
+          keys[l].set(run, zero);
+          values[l].set(run, zero);
+        }
       }
       clean.set(b, end);
     }
   }
 
-  /** Bytes one token takes in a cache of {@code dtype} for this model (all layers, keys and values). */
-  public static long bytesPerToken(ModelConfig cfg, DataType dtype) {
-    return 2L * cfg.numLayers() * cfg.numKvHeads() * cfg.headDim() * dtype.getNumOfBytes();
+  /** Bytes one token takes in a cache of values of {@code valueBytes} for this model (all layers, keys and values). */
+  public static long bytesPerToken(ModelConfig cfg, int valueBytes) {
+    return 2L * cfg.numLayers() * cfg.numKvHeads() * cfg.headDim() * valueBytes;
   }
+
+  /** Whether the cache holds bfloat16 for the native attention. */
+  boolean packedBf16() { return packedBf16; }
 
   public int blocks() { return blocks; }
 
@@ -93,6 +113,7 @@ public final class KvCache implements AutoCloseable {
    * index arrays of length n.
    */
   void writeTokens(int layer, NDArray blockIndex, NDArray offsets, NDArray k, NDArray v) {
+    torchOnly();
     NDIndex at = new NDIndex("{}, :, {}", blockIndex, offsets);
     keys[layer].set(at, k);
     values[layer].set(at, v);
@@ -107,7 +128,12 @@ public final class KvCache implements AutoCloseable {
     return gather(step, values[layer], table, length);
   }
 
+  private void torchOnly() {
+    if (packedBf16) throw new IllegalStateException("a bfloat16 cache is read by the native attention only");
+  }
+
   private NDArray gather(NDManager step, NDArray cache, NDArray table, int length) {
+    torchOnly();
     long used = table.getShape().get(0);
     return cache.get(step, new NDIndex("{}", table)) // [used, kvHeads, bs, hd]
         .transpose(1, 0, 2, 3).reshape(kvHeads, used * blockSize, headDim)
@@ -128,6 +154,7 @@ public final class KvCache implements AutoCloseable {
   }
 
   private NDArray gatherBatch(NDManager step, NDArray cache, NDArray tables, int length) {
+    torchOnly();
     long b = tables.getShape().get(0);
     long used = tables.getShape().get(1);
     return cache.get(step, new NDIndex("{}", tables)) // [b, used, kvHeads, bs, hd]
@@ -135,15 +162,15 @@ public final class KvCache implements AutoCloseable {
         .get(new NDIndex(":, :, :{}, :", length));
   }
 
-  /** Whether {@link #buffers} can be had: a float32 CPU cache of at most 2 GiB per layer tensor. */
+  /** Whether {@link #buffers} can be had: a float32 or bfloat16 CPU cache of at most 2 GiB per layer tensor. */
   boolean hasBuffers() {
-    return keys[0].getDataType() == DataType.FLOAT32 && keys[0].getDevice().equals(Device.cpu())
-        && 4L * blocks * kvHeads * blockSize * headDim <= Integer.MAX_VALUE;
+    return (packedBf16 || keys[0].getDataType() == DataType.FLOAT32) && keys[0].getDevice().equals(Device.cpu())
+        && (packedBf16 ? 2L : 4L) * blocks * kvHeads * blockSize * headDim <= Integer.MAX_VALUE;
   }
 
-  /** Most blocks a float32 CPU cache of this model can have and still give {@link #buffers}. */
-  public static int maxBufferedBlocks(ModelConfig cfg, int blockSize) {
-    return (int) Math.min(Integer.MAX_VALUE, Integer.MAX_VALUE / (4L * cfg.numKvHeads() * blockSize * cfg.headDim()));
+  /** Most blocks a CPU cache of values of {@code valueBytes} can have and still give {@link #buffers}. */
+  public static int maxBufferedBlocks(ModelConfig cfg, int blockSize, int valueBytes) {
+    return (int) Math.min(Integer.MAX_VALUE, Integer.MAX_VALUE / ((long) valueBytes * cfg.numKvHeads() * blockSize * cfg.headDim()));
   }
 
   /**
@@ -154,7 +181,7 @@ public final class KvCache implements AutoCloseable {
   ByteBuffer[] buffers(int layer) {
     ByteBuffer[] b = views[layer];
     if (b == null) {
-      if (!hasBuffers()) throw new IllegalStateException("only float32 CPU caches of at most 2 GiB have buffers");
+      if (!hasBuffers()) throw new IllegalStateException("only float32 or bfloat16 CPU caches of at most 2 GiB per layer have buffers");
       b = views[layer] = new ByteBuffer[] {
           keys[layer].toByteBuffer(true).order(ByteOrder.nativeOrder()),
           values[layer].toByteBuffer(true).order(ByteOrder.nativeOrder())};
@@ -166,12 +193,15 @@ public final class KvCache implements AutoCloseable {
   /**
    * Writes new keys and values of {@code n} tokens: token t's kv head h is read from
    * {@code rows[t * stride + kOffset + h * hd]} (keys) and {@code vOffset} (values), and lands in
-   * block {@code tables[starts[t] + positions[t] / blockSize]} at row {@code positions[t] % blockSize}.
+   * block {@code tables[starts[t] + positions[t] / blockSize]} at row {@code positions[t] % blockSize}
+   * (rounded to bfloat16, to nearest even, in a bfloat16 cache).
    */
   void writeRows(int layer, int[] tables, int[] starts, int[] positions, float[] rows, int stride, int kOffset, int vOffset) {
     ByteBuffer[] b = buffers(layer);
-    FloatBuffer k = b[0].asFloatBuffer();
-    FloatBuffer v = b[1].asFloatBuffer();
+    FloatBuffer k = packedBf16 ? null : b[0].asFloatBuffer();
+    FloatBuffer v = packedBf16 ? null : b[1].asFloatBuffer();
+    ShortBuffer k16 = packedBf16 ? b[0].asShortBuffer() : null;
+    ShortBuffer v16 = packedBf16 ? b[1].asShortBuffer() : null;
     for (int t = 0; t < positions.length; t++) {
       int entry = positions[t] < 0 ? -1 : starts[t] + positions[t] / blockSize;
       int block = entry < 0 || entry >= tables.length ? -1 : tables[entry];
@@ -180,8 +210,17 @@ public final class KvCache implements AutoCloseable {
       }
       for (int h = 0; h < kvHeads; h++) {
         int at = ((block * kvHeads + h) * blockSize + positions[t] % blockSize) * headDim;
-        k.put(at, rows, t * stride + kOffset + h * headDim, headDim);
-        v.put(at, rows, t * stride + vOffset + h * headDim, headDim);
+        int kFrom = t * stride + kOffset + h * headDim;
+        int vFrom = t * stride + vOffset + h * headDim;
+        if (packedBf16) {
+          for (int i = 0; i < headDim; i++) {
+            k16.put(at + i, Bf16.fromFloat(rows[kFrom + i]));
+            v16.put(at + i, Bf16.fromFloat(rows[vFrom + i]));
+          }
+        } else {
+          k.put(at, rows, kFrom, headDim);
+          v.put(at, rows, vFrom, headDim);
+        }
       }
     }
   }

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 class PagedEngineTest {
   private static LocalChatEngine engine(String name, int maxNumSeqs, int blocks) {
     ChatModel m = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), Precision.FLOAT32);
-    long bytes = KvCache.bytesPerToken(m.model().config(), m.model().dtype()) * KvCache.DEFAULT_BLOCK_SIZE * blocks;
+    long bytes = m.model().kvBytesPerToken() * KvCache.DEFAULT_BLOCK_SIZE * blocks;
     return new LocalChatEngine(m, m.template(), maxNumSeqs, bytes);
   }
 
