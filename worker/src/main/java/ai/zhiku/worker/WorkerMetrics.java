@@ -30,9 +30,10 @@ final class WorkerMetrics {
     Counter prefill = Counter.builder("zhiku.worker.prefill.tokens").description("Prompt tokens computed").tags(tags).register(r);
     Counter decode = Counter.builder("zhiku.worker.decode.tokens").description("Generated tokens computed").tags(tags).register(r);
     AtomicLong kv = new AtomicLong();
-    if (chat) {
+    if (model instanceof HostedModel.Chat c) {
       Gauge.builder("zhiku.worker.kv.cache.usage", kv, v -> v.get() / 1000.0).description("Fraction of the KV cache in use")
           .baseUnit("ratio").tags(tags).register(r);
+      bindEngineStats(c.engine(), tags, r);
     }
     Gauge.builder("zhiku.process.resident.memory", WorkerMetrics::residentBytes).baseUnit("bytes")
         .description("Resident memory of the process, native tensors included").register(r);
@@ -46,6 +47,35 @@ final class WorkerMetrics {
       case HostedModel.Chat c -> c.engine().stepListener(listener);
       case HostedModel.Embedding e -> e.engine().stepListener(listener);
     }
+  }
+
+  /** The scheduler's and paged KV cache's state, read from the engine's latest snapshot at scrape time. */
+  private static void bindEngineStats(ai.zhiku.common.engine.ChatEngine engine, Tags tags, MeterRegistry r) {
+    Gauge.builder("zhiku.worker.kv.blocks", engine, e -> e.stats().kvBlocks()).description("Blocks in the paged KV cache")
+        .tags(tags).register(r);
+    Gauge.builder("zhiku.worker.kv.blocks.used", engine, e -> e.stats().kvBlocksUsed())
+        .description("KV cache blocks held by sequences").tags(tags).register(r);
+    Gauge.builder("zhiku.worker.kv.blocks.free", engine, e -> e.stats().kvBlocks() - e.stats().kvBlocksUsed())
+        .description("KV cache blocks not held by a sequence (free, or cached for a later prefix)").tags(tags).register(r);
+    Gauge.builder("zhiku.worker.kv.blocks.cached", engine, e -> e.stats().kvBlocksCached())
+        .description("KV cache blocks the prefix cache can hand out").tags(tags).register(r);
+    Gauge.builder("zhiku.worker.sequences.running", engine, e -> e.stats().running())
+        .description("Sequences in the engine's running batch").tags(tags).register(r);
+    Gauge.builder("zhiku.worker.sequences.waiting", engine, e -> e.stats().waiting())
+        .description("Sequences in the engine waiting for KV blocks or a batch place").tags(tags).register(r);
+    io.micrometer.core.instrument.FunctionCounter.builder("zhiku.worker.prefix.cache.queries", engine, e -> e.stats().prefixQueryTokens())
+        .description("Prompt tokens looked up in the prefix cache").baseUnit("tokens").tags(tags).register(r);
+    io.micrometer.core.instrument.FunctionCounter.builder("zhiku.worker.prefix.cache.hits", engine, e -> e.stats().prefixHitTokens())
+        .description("Prompt tokens found in the prefix cache").baseUnit("tokens").tags(tags).register(r);
+    io.micrometer.core.instrument.FunctionCounter.builder("zhiku.worker.preemptions", engine, e -> e.stats().preemptions())
+        .description("Sequences preempted for lack of KV blocks, recomputed later").tags(tags).register(r);
+    io.micrometer.core.instrument.FunctionCounter.builder("zhiku.worker.steps", engine, e -> e.stats().steps())
+        .description("Forward passes run").tags(tags).register(r);
+    io.micrometer.core.instrument.FunctionCounter.builder("zhiku.worker.step.host.time", engine, e -> e.stats().stepHostNanos() / 1e9)
+        .description("Time of engine steps outside the forward pass (scheduling, sampling, detokenizing)").baseUnit("seconds")
+        .tags(tags).register(r);
+    io.micrometer.core.instrument.FunctionCounter.builder("zhiku.worker.step.forward.time", engine, e -> e.stats().stepForwardNanos() / 1e9)
+        .description("Time of engine steps in the forward pass").baseUnit("seconds").tags(tags).register(r);
   }
 
   /** VmRSS from /proc (Linux); 0 where there is none. */

@@ -26,6 +26,9 @@ public interface ChatEngine extends AutoCloseable {
   /** Installs the listener told about every forward pass (for metrics); engines without one ignore it. */
   default void stepListener(StepListener listener) {}
 
+  /** The scheduler's and KV cache's state now (cheap: read from any thread), or {@link EngineStats#NONE}. */
+  default EngineStats stats() { return EngineStats.NONE; }
+
   @Override
   void close();
 }

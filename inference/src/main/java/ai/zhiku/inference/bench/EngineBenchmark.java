@@ -31,11 +31,13 @@ import java.util.Random;
  *
  * <pre>
  * EngineBenchmark [--shape internlm2-1.8b|chatglm2-6b] [--dtype float32|float16|bfloat16] [--layers N]
- *                 [--prompt 512] [--steps 16] [--seqs 1,8] [--threads 2] [--model-path DIR]
+ *                 [--prompt 512] [--steps 16] [--seqs 1,8] [--context 16] [--threads 2] [--model-path DIR]
  * EngineBenchmark --write-checkpoint DIR [--shape ...]
  * </pre>
  * Reports weight build (or, with --model-path, load) time, prefill tokens/s for one prompt,
- * decode tokens/s (aggregate) for each batch size, and peak resident memory (VmHWM).
+ * decode tokens/s (aggregate) for each batch size with every sequence at --context tokens (one
+ * prefill of that many tokens whose blocks all sequences share, as the prefix cache shares a common
+ * prompt; a multiple of 16), and peak resident memory (VmHWM).
  * --write-checkpoint writes a random bfloat16 checkpoint of the shape (see {@link CheckpointWriter})
  * for --model-path to load, so load time and memory are measured on real files.
  */
@@ -58,6 +60,7 @@ public final class EngineBenchmark {
     int layers = 0;
     int prompt = 512;
     int steps = 16;
+    int context = 16;
     int threads = 2;
     List<Integer> seqs = List.of(1, 8);
     Path modelPath = null;
@@ -70,6 +73,7 @@ public final class EngineBenchmark {
         case "--layers" -> layers = Integer.parseInt(v);
         case "--prompt" -> prompt = Integer.parseInt(v);
         case "--steps" -> steps = Integer.parseInt(v);
+        case "--context" -> context = Math.max(16, Integer.parseInt(v) / 16 * 16);
         case "--threads" -> threads = Integer.parseInt(v);
         case "--seqs" -> seqs = java.util.Arrays.stream(v.split(",")).map(Integer::parseInt).toList();
         case "--model-path" -> modelPath = Path.of(v);
@@ -107,29 +111,43 @@ public final class EngineBenchmark {
       System.out.printf("weights built in %.1f s%n", (System.nanoTime() - t0) / 1e9);
     }
     ModelConfig cfg = loaded.config();
-    int perSeq = (Math.max(prompt, 16 + steps + 8) + KvCache.DEFAULT_BLOCK_SIZE - 1) / KvCache.DEFAULT_BLOCK_SIZE;
+    int bs = KvCache.DEFAULT_BLOCK_SIZE;
+    int promptBlocks = (prompt + bs - 1) / bs;
+    int shared = context / bs;
+    int own = (steps + 2 + bs - 1) / bs;
     try (DecoderModel model = loaded;
-         KvCache cache = model.newCache(maxSeqs * perSeq)) {
-      // sequence s holds blocks s, s + maxSeqs, s + 2 maxSeqs...: scattered, as a paged cache hands them out
-      int[][] tables = new int[maxSeqs][perSeq];
-      for (int s = 0; s < maxSeqs; s++) for (int j = 0; j < perSeq; j++) tables[s][j] = j * maxSeqs + s;
+         KvCache cache = model.newCache(promptBlocks + shared + maxSeqs * own)) {
+      int[] promptTable = new int[promptBlocks];
+      for (int j = 0; j < promptBlocks; j++) promptTable[j] = j;
+      // sequence s: the shared context's blocks, then blocks of its own, s + maxSeqs apart (scattered, as a
+      // paged cache hands them out)
+      int[][] tables = new int[maxSeqs][shared + own];
+      for (int s = 0; s < maxSeqs; s++) {
+        for (int j = 0; j < shared; j++) tables[s][j] = promptBlocks + j;
+        for (int j = 0; j < own; j++) tables[s][shared + j] = promptBlocks + shared + j * maxSeqs + s;
+      }
       Random rnd = new Random(1);
       // warm-up
-      model.forward(List.of(new SeqStep(tables[0], randomIds(rnd, 8, cfg), 0)), cache, false);
+      model.forward(List.of(new SeqStep(promptTable, randomIds(rnd, 8, cfg), 0)), cache, false);
       long p0 = System.nanoTime();
-      model.forward(List.of(new SeqStep(tables[0], randomIds(rnd, prompt, cfg), 0)), cache, false);
+      model.forward(List.of(new SeqStep(promptTable, randomIds(rnd, prompt, cfg), 0)), cache, false);
       double prefillS = (System.nanoTime() - p0) / 1e9;
       System.out.printf("prefill %d tokens: %.2f s, %.1f tokens/s%n", prompt, prefillS, prompt / prefillS);
+      long c0 = System.nanoTime();
+      for (int at = 0; at < context; at += 512) {
+        model.forward(List.of(new SeqStep(tables[0], randomIds(rnd, Math.min(512, context - at), cfg), at)), cache, false);
+      }
+      if (context > 16) System.out.printf("context of %d tokens prefilled in %.1f s%n", context, (System.nanoTime() - c0) / 1e9);
       for (int n : seqs) {
         List<SeqStep> batch = new ArrayList<>();
-        int start = 16;
-        for (int s = 0; s < n; s++) batch.add(new SeqStep(tables[s], randomIds(rnd, start, cfg), 0));
-        model.forward(batch, cache, false);
-        model.forward(next(batch, rnd, cfg, start), cache, false); // warm-up step
+        int start = context;
+        for (int s = 0; s < n; s++) batch.add(new SeqStep(tables[s], randomIds(rnd, 1, cfg), start));
+        model.forward(batch, cache, false); // warm-up step
         long d0 = System.nanoTime();
         for (int i = 0; i < steps; i++) model.forward(next(batch, rnd, cfg, start + 1 + i), cache, false);
         double s = (System.nanoTime() - d0) / 1e9;
-        System.out.printf("decode %d seq: %.1f ms/step, %.2f tokens/s aggregate%n", n, 1000 * s / steps, n * steps / s);
+        System.out.printf("decode %d seq at %d tokens: %.1f ms/step, %.2f tokens/s aggregate%n", n, context, 1000 * s / steps,
+            n * steps / s);
       }
     }
     System.out.println("peak RSS " + peakRss());

@@ -3,6 +3,7 @@ package ai.zhiku.inference.engine;
 import ai.zhiku.common.ZhikuException;
 import ai.zhiku.common.engine.ChatEngine;
 import ai.zhiku.common.engine.ChatModelInfo;
+import ai.zhiku.common.engine.EngineStats;
 import ai.zhiku.common.engine.FinishReason;
 import ai.zhiku.common.engine.GenerationHandle;
 import ai.zhiku.common.engine.GenerationRequest;
@@ -56,6 +57,10 @@ public final class LocalChatEngine implements ChatEngine {
   private final int contextLength;
   private long admissions;
   private long preemptions;
+  private long steps;
+  private long hostNanos;
+  private long forwardNanos;
+  private volatile EngineStats stats = EngineStats.NONE;
   private final int maxNumSeqs;
   private final LinkedBlockingQueue<Object> commands = new LinkedBlockingQueue<>();
   private final AtomicInteger inFlight = new AtomicInteger();
@@ -224,8 +229,15 @@ public final class LocalChatEngine implements ChatEngine {
           handle(c);
           c = commands.poll();
         }
+        long t0 = System.nanoTime();
         admit();
-        if (!running.isEmpty()) step();
+        if (!running.isEmpty()) {
+          long forward = step();
+          steps++;
+          forwardNanos += forward;
+          hostNanos += System.nanoTime() - t0 - forward;
+        }
+        publishStats();
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -308,7 +320,7 @@ public final class LocalChatEngine implements ChatEngine {
    * last token, and prompts are prefilled in chunks from what is left of the step's token budget
    * (at least one chunk per step), so a long prompt never stalls the others for its whole prefill.
    */
-  private void step() {
+  private long step() {
     List<Planned> plan = new ArrayList<>(running.size());
     int budget = STEP_TOKEN_BUDGET;
     for (Sequence s : running) {
@@ -344,21 +356,23 @@ public final class LocalChatEngine implements ChatEngine {
         if (at < i) i--;
       }
     }
-    if (plan.isEmpty()) return;
+    if (plan.isEmpty()) return 0;
     List<SeqStep> batch = new ArrayList<>(plan.size());
     for (Planned p : plan) {
       Sequence s = p.seq();
       batch.add(new SeqStep(s.blocks, java.util.Arrays.copyOfRange(s.tokens, s.cached, s.cached + p.tokens()), s.cached));
     }
     float[][] logits;
+    long f0 = System.nanoTime();
     try {
       logits = model.model().forward(batch, cache, false);
-      reportStep(batch, decodes);
     } catch (RuntimeException e) {
       log.error("forward pass failed for {} sequences", batch.size(), e);
       for (Sequence s : new ArrayList<>(running)) fail(s, e);
-      return;
+      return System.nanoTime() - f0;
     }
+    long forward = System.nanoTime() - f0;
+    reportStep(batch, decodes);
     for (int i = 0; i < plan.size(); i++) {
       Sequence s = plan.get(i).seq();
       s.cached += plan.get(i).tokens();
@@ -386,7 +400,16 @@ public final class LocalChatEngine implements ChatEngine {
       if (s.detok.stopped()) finish(s, FinishReason.STOP);
       else if (s.generated >= s.sampling.maxTokens() || s.size >= contextLength) finish(s, FinishReason.LENGTH);
     }
+    return forward;
   }
+
+  private void publishStats() {
+    stats = new EngineStats(running.size(), waiting.size(), pool.blocks(), pool.used(), pool.cachedBlocks(), blockSize,
+        pool.queries(), pool.hits(), preemptions, steps, hostNanos, forwardNanos);
+  }
+
+  @Override
+  public EngineStats stats() { return stats; }
 
   /** Gives s the blocks for its first {@code tokens} tokens; false when the pool ran out first. */
   private boolean grow(Sequence s, int tokens) {
