@@ -49,7 +49,7 @@ public final class ApiServer {
   public ApiServer(Vertx vertx, ApiServerConfig config, KbRoutes kbRoutes) {
     this.vertx = vertx;
     this.config = config;
-    this.upstream = new Upstream(vertx, config.controllerAddress(), config.modelsCacheMs());
+    this.upstream = new Upstream(vertx, config.controllerAddress(), config.modelsCacheMs(), config.maxBodyBytes());
     this.metrics = new ApiMetrics(upstream);
     this.kbRoutes = kbRoutes;
     this.keys = config.apiKeys().stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList();

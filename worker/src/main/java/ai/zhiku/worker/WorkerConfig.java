@@ -13,6 +13,9 @@ import java.util.List;
  * @param modelPath null: the bundled default embedding model
  * @param limitWorkerConcurrency requests served at once; more wait in a queue of {@code maxQueue}
  * @param truncateEmbeddings cut over-long embedding input to the model's limit instead of refusing it
+ * @param maxBodyBytes the largest HTTP body the api-servers in front of this worker accept
+ *     ({@code --max-body-bytes}, the same flag and default as theirs); the gRPC request limit is
+ *     derived from it ({@link ai.zhiku.common.GrpcLimits#requestBytes})
  */
 public record WorkerConfig(
     String host,
@@ -32,7 +35,8 @@ public record WorkerConfig(
     int embeddingMaxBatch,
     long embeddingMaxWaitMicros,
     boolean truncateEmbeddings,
-    long shutdownGraceMs) {
+    long shutdownGraceMs,
+    long maxBodyBytes) {
 
   public WorkerConfig {
     modelNames = modelNames == null ? List.of() : List.copyOf(modelNames);
@@ -47,6 +51,9 @@ public record WorkerConfig(
     }
     if (embeddingMaxBatch < 1) {
       throw new IllegalArgumentException("--embedding-max-batch must be at least 1");
+    }
+    if (maxBodyBytes < 1024) {
+      throw new IllegalArgumentException("--max-body-bytes must be at least 1024");
     }
   }
 
@@ -70,7 +77,8 @@ public record WorkerConfig(
         o.getInt("embedding-max-batch", 32),
         o.getLong("embedding-max-wait-us", 2000),
         o.getBoolean("truncate-embeddings", false),
-        Math.round(o.getDouble("shutdown-grace", 10.0) * 1000));
+        Math.round(o.getDouble("shutdown-grace", 10.0) * 1000),
+        o.getLong("max-body-bytes", ai.zhiku.common.GrpcLimits.DEFAULT_MAX_BODY_BYTES));
   }
 
   /** Every flag at its default. */
@@ -82,25 +90,31 @@ public record WorkerConfig(
   public WorkerConfig local(String controllerAddress, Path modelPath, List<String> names) {
     return new WorkerConfig("127.0.0.1", 0, null, controllerAddress, modelPath, names, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes);
   }
 
   public WorkerConfig withLimits(int limit, int queue) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limit, queue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes);
   }
 
   public WorkerConfig withHeartbeat(long intervalMs, long graceMs) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, intervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, graceMs);
+        truncateEmbeddings, graceMs, maxBodyBytes);
   }
 
   public WorkerConfig withTruncateEmbeddings(boolean truncate) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncate, shutdownGraceMs);
+        truncate, shutdownGraceMs, maxBodyBytes);
+  }
+
+  public WorkerConfig withMaxBodyBytes(long bytes) {
+    return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
+        limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
+        truncateEmbeddings, shutdownGraceMs, bytes);
   }
 
   /** Model names: as given, else the model directory's base name, else {@code fallback}. */

@@ -2,6 +2,7 @@ package ai.zhiku.worker;
 
 import ai.zhiku.common.Addresses;
 import ai.zhiku.common.ErrorKind;
+import ai.zhiku.common.GrpcLimits;
 import ai.zhiku.common.Metrics;
 import ai.zhiku.common.ZhikuException;
 import ai.zhiku.common.engine.ChatMessage;
@@ -36,7 +37,9 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.grpc.client.GrpcClient;
 import io.vertx.grpc.common.GrpcError;
+import io.vertx.grpc.common.MessageSizeOverflowException;
 import io.vertx.grpc.server.GrpcServer;
+import io.vertx.grpc.server.GrpcServerOptions;
 import io.vertx.grpc.server.GrpcServerRequest;
 import io.vertx.grpc.server.GrpcServerResponse;
 import java.util.ArrayList;
@@ -70,12 +73,14 @@ public final class WorkerServer {
   private String advertisedAddress;
   private long heartbeatTimer = -1;
   private Context context;
+  private final long requestLimit;
 
   public WorkerServer(Vertx vertx, WorkerConfig config, HostedModel model) {
     this.vertx = vertx;
     this.config = config;
     this.model = model;
     this.gate = new AdmissionGate(config.limitWorkerConcurrency(), config.maxQueue());
+    this.requestLimit = GrpcLimits.requestBytes(config.maxBodyBytes());
     Tags tags = Tags.of("model", model.names().getFirst());
     Gauge.builder("zhiku.worker.queue.length", gate, AdmissionGate::queued).tags(tags)
         .description("Requests waiting for a slot").register(Metrics.registry());
@@ -95,10 +100,10 @@ public final class WorkerServer {
 
   public Future<Integer> start() {
     context = vertx.getOrCreateContext();
-    GrpcServer grpc = GrpcServer.server(vertx);
+    GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions().setMaxMessageSize(requestLimit));
     grpc.callHandler(WorkerGrpcService.Generate, this::generate);
     grpc.callHandler(WorkerGrpcService.Embed, this::embed);
-    grpc.callHandler(WorkerGrpcService.CountTokens, req -> req.handler(msg -> {
+    grpc.callHandler(WorkerGrpcService.CountTokens, req -> refuseOversized(req).handler(msg -> {
       try {
         if (!(model instanceof HostedModel.Chat chat)) {
           throw ZhikuException.invalid("model", "model '" + msg.getModel() + "' is an embedding model; it has no token counter for prompts");
@@ -188,6 +193,7 @@ public final class WorkerServer {
   private void generate(GrpcServerRequest<ai.zhiku.protocol.GenerateRequest, GenerateChunk> req) {
     GrpcServerResponse<ai.zhiku.protocol.GenerateRequest, GenerateChunk> resp = req.response();
     Call call = new Call();
+    refuseOversized(req);
     req.errorHandler(err -> {
       if (err == GrpcError.CANCELLED) {
         call.cancel();
@@ -218,6 +224,22 @@ public final class WorkerServer {
       }
       call.ticket = ticket;
     });
+  }
+
+  /**
+   * A request message over the gRPC limit is answered with a 413-kind error that says which limit,
+   * instead of gRPC's bare RESOURCE_EXHAUSTED (which reads as "overloaded, retry").
+   */
+  private <Q, R> GrpcServerRequest<Q, R> refuseOversized(GrpcServerRequest<Q, R> req) {
+    req.invalidMessageHandler(invalid -> {
+      if (invalid instanceof MessageSizeOverflowException o) {
+        fail(req.response(), ZhikuException.tooLarge("The request (" + o.messageSize() + " bytes as a gRPC message) is larger than this worker accepts ("
+            + requestLimit + " bytes, derived from --max-body-bytes " + config.maxBodyBytes() + ")."));
+      } else {
+        fail(req.response(), ZhikuException.invalid(null, "the request message could not be decoded"));
+      }
+    });
+    return req;
   }
 
   /** One Generate call: its admission ticket, its engine handle, and whether it has finished. */
@@ -361,6 +383,7 @@ public final class WorkerServer {
 
   private void embed(GrpcServerRequest<ai.zhiku.protocol.EmbedRequest, EmbedReply> req) {
     GrpcServerResponse<ai.zhiku.protocol.EmbedRequest, EmbedReply> resp = req.response();
+    refuseOversized(req);
     req.handler(msg -> {
       if (!(model instanceof HostedModel.Embedding emb)) {
         fail(resp, ZhikuException.invalid("model", "model '" + msg.getModel() + "' is a chat model; it does not produce embeddings"));
