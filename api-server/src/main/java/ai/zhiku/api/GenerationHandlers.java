@@ -71,6 +71,7 @@ final class GenerationHandlers {
       return;
     }
     String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
+    ChoiceRunner runner = watchClient(ctx);
     upstream.model(model).compose(card -> {
       requireKind(card, ModelKind.MODEL_KIND_CHAT, model);
       checkMaxTokens(card, sampling);
@@ -91,8 +92,24 @@ final class GenerationHandlers {
         requests.add(req);
       }
       Parsed p = new Parsed(model, requests, n, stream, includeUsage, null, sampling.hasMaxTokens() ? sampling.getMaxTokens() : null);
-      respond(ctx, p, id, true, augmented == null ? null : augmented.sources(), start);
+      respond(ctx, runner, p, id, true, augmented == null ? null : augmented.sources(), start);
     });
+  }
+
+  /**
+   * The runner of this request's generations, cancelled as soon as the client goes: registered
+   * before anything asynchronous (model lookup, knowledge-base retrieval, dispatch), so a client
+   * that sends and closes at once is seen whenever it closes. A runner cancelled before it starts
+   * never dispatches anything.
+   */
+  private static ChoiceRunner watchClient(RoutingContext ctx) {
+    ChoiceRunner runner = new ChoiceRunner();
+    HttpServerResponse resp = ctx.response();
+    resp.closeHandler(v -> runner.cancel());
+    if (resp.closed()) {
+      runner.cancel();
+    }
+    return runner;
   }
 
   /** Answers an error before any generation started, and counts the request. */
@@ -102,11 +119,14 @@ final class GenerationHandlers {
     metrics.request(route, model, e.kind().httpStatus(), start);
   }
 
-  private void respond(RoutingContext ctx, Parsed p, String id, boolean chat, JsonArray sources, long start) {
+  private void respond(RoutingContext ctx, ChoiceRunner runner, Parsed p, String id, boolean chat, JsonArray sources, long start) {
+    if (runner.cancelled()) {
+      return; // the client has gone: nothing to generate for
+    }
     if (p.stream()) {
-      streamResponse(ctx, p, id, chat, sources, start);
+      streamResponse(ctx, runner, p, id, chat, sources, start);
     } else {
-      collectResponse(ctx, p, id, chat, sources, start);
+      collectResponse(ctx, runner, p, id, chat, sources, start);
     }
   }
 
@@ -266,6 +286,7 @@ final class GenerationHandlers {
       return;
     }
     String id = "cmpl-" + UUID.randomUUID().toString().replace("-", "");
+    ChoiceRunner runner = watchClient(ctx);
     upstream.model(model).onFailure(err -> fail(ctx, "completions", model, err, start)).onSuccess(card -> {
       try {
         requireKind(card, ModelKind.MODEL_KIND_CHAT, model);
@@ -285,7 +306,7 @@ final class GenerationHandlers {
         }
       }
       Parsed p = new Parsed(model, requests, n, stream, includeUsage, echoes, sampling.hasMaxTokens() ? sampling.getMaxTokens() : null);
-      respond(ctx, p, id, false, null, start);
+      respond(ctx, runner, p, id, false, null, start);
     });
   }
 
@@ -388,7 +409,7 @@ final class GenerationHandlers {
 
   // ------------------------------------------------------------------ responses
 
-  private void collectResponse(RoutingContext ctx, Parsed p, String id, boolean chat, JsonArray sources, long start) {
+  private void collectResponse(RoutingContext ctx, ChoiceRunner runner, Parsed p, String id, boolean chat, JsonArray sources, long start) {
     int count = p.requests().size();
     StringBuilder[] texts = new StringBuilder[count];
     String[] reasons = new String[count];
@@ -398,8 +419,6 @@ final class GenerationHandlers {
       texts[i] = new StringBuilder(p.echoPrefixes() != null && p.echoPrefixes().get(i) != null ? p.echoPrefixes().get(i) : "");
     }
     String route = chat ? "chat_completions" : "completions";
-    ChoiceRunner runner = new ChoiceRunner();
-    ctx.response().closeHandler(v -> runner.cancel());
     runner.start(upstream, p.model(), p.requests(), new ChoiceRunner.Events() {
       @Override
       public void onText(int index, String text, int tokens) {
@@ -461,7 +480,7 @@ final class GenerationHandlers {
         .put("total_tokens", promptTokens + completionTokens);
   }
 
-  private void streamResponse(RoutingContext ctx, Parsed p, String id, boolean chat, JsonArray sources, long start) {
+  private void streamResponse(RoutingContext ctx, ChoiceRunner runner, Parsed p, String id, boolean chat, JsonArray sources, long start) {
     HttpServerResponse resp = ctx.response();
     String route = chat ? "chat_completions" : "completions";
     String object = chat ? "chat.completion.chunk" : "text_completion";
@@ -472,7 +491,6 @@ final class GenerationHandlers {
     int[] completion = new int[count];
     long[] lastTokenAt = new long[count];
     boolean[] headersSent = new boolean[1];
-    ChoiceRunner runner = new ChoiceRunner();
     metrics.streamOpened(p.model());
     boolean[] closed = new boolean[1];
     Runnable closeOnce = () -> {
@@ -481,6 +499,8 @@ final class GenerationHandlers {
         metrics.streamClosed(p.model());
       }
     };
+    // replaces watchClient's handler on this same event loop: a close either came before (and the
+    // runner is cancelled already, see respond) or comes to this one
     resp.closeHandler(v -> {
       runner.cancel();
       closeOnce.run();

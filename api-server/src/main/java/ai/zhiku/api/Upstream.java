@@ -201,9 +201,16 @@ public final class Upstream {
   }
 
   private void generateAttempt(String model, GenerateRequest message, StreamListener listener, StreamCall call, Set<String> exclude, int attempt) {
-    dispatch(model, exclude).onFailure(err -> listener.onError(toZhiku(err))).onSuccess(addr -> {
+    if (call.cancelled) {
+      return;
+    }
+    dispatch(model, exclude).onFailure(err -> {
+      if (!call.cancelled) {
+        listener.onError(toZhiku(err));
+      }
+    }).onSuccess(addr -> {
       if (call.cancelled) {
-        return;
+        return; // the client left while the controller picked a worker: send nothing
       }
       boolean[] received = new boolean[1];
       java.util.function.Consumer<Throwable> retryOrFail = err -> {
@@ -216,9 +223,11 @@ public final class Upstream {
         }
       };
       client.request(addr, WorkerGrpcClient.Generate).onFailure(retryOrFail::accept).onSuccess(req -> {
+        // set before the check, as cancel() sets its flag before reading this: whichever runs
+        // second sees the other, so a cancel racing the stream's creation is never lost
         call.request = req;
         if (call.cancelled) {
-          req.cancel();
+          req.cancel(); // never sent: the worker hears nothing
           return;
         }
         req.end(message);

@@ -29,6 +29,7 @@ final class ScriptedChatEngine implements ChatEngine {
   final AtomicInteger submitted = new AtomicInteger();
   final AtomicInteger cancelled = new AtomicInteger();
   final AtomicInteger active = new AtomicInteger();
+  final java.util.concurrent.atomic.AtomicLong produced = new java.util.concurrent.atomic.AtomicLong();
   final CopyOnWriteArrayList<GenerationRequest> requests = new CopyOnWriteArrayList<>();
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "scripted-engine");
@@ -106,6 +107,7 @@ final class ScriptedChatEngine implements ChatEngine {
           sink.onFinish(reason, promptTokens, reply.length());
           return;
         }
+        produced.incrementAndGet();
         sink.onText(String.valueOf(reply.charAt(i)), 1);
       }
     };

@@ -36,7 +36,6 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.grpc.client.GrpcClient;
-import io.vertx.grpc.common.GrpcError;
 import io.vertx.grpc.common.MessageSizeOverflowException;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerOptions;
@@ -194,14 +193,15 @@ public final class WorkerServer {
     GrpcServerResponse<ai.zhiku.protocol.GenerateRequest, GenerateChunk> resp = req.response();
     Call call = new Call();
     refuseOversized(req);
-    req.errorHandler(err -> {
-      if (err == GrpcError.CANCELLED) {
-        call.cancel();
-      }
-    });
+    // Any end of the stream from the caller's side (a reset with any code, the connection closing)
+    // cancels the call wherever it is: before its message was read, queued at the gate, or running.
+    req.errorHandler(err -> call.cancel());
     req.exceptionHandler(err -> call.cancel());
     resp.exceptionHandler(err -> call.cancel());
     req.handler(msg -> {
+      if (call.cancelled) {
+        return;
+      }
       if (!(model instanceof HostedModel.Chat chat)) {
         fail(resp, ZhikuException.invalid("model", "model '" + msg.getModel() + "' is an embedding model; use /v1/embeddings"));
         return;
@@ -217,7 +217,10 @@ public final class WorkerServer {
         fail(resp, e);
         return;
       }
-      AdmissionGate.Ticket ticket = gate.enter(() -> context.runOnContext(v -> call.start(chat, request, resp)));
+      AdmissionGate.Ticket ticket = gate.enter(() -> {
+        call.admitted = true;
+        context.runOnContext(v -> call.start(chat, request, resp));
+      });
       if (ticket == null) {
         fail(resp, ZhikuException.overloaded("worker is at its concurrency limit (" + gate.limit() + ") and its queue (" + config.maxQueue() + ") is full"));
         return;
@@ -242,15 +245,22 @@ public final class WorkerServer {
     return req;
   }
 
-  /** One Generate call: its admission ticket, its engine handle, and whether it has finished. */
+  /**
+   * One Generate call: its admission ticket, its engine handle, and whether it has finished. Its
+   * fields change on the worker's event loop, except the handle, set where the engine is called.
+   */
   private final class Call {
     volatile AdmissionGate.Ticket ticket;
+    /** A slot of the gate is this call's (its start ran or is scheduled): finish() must give it back. */
+    volatile boolean admitted;
+    volatile boolean cancelled;
     volatile GenerationHandle handle;
     final AtomicBoolean done = new AtomicBoolean();
 
     void start(HostedModel.Chat chat, GenerationRequest request, GrpcServerResponse<?, GenerateChunk> resp) {
-      if (done.get()) {
-        return; // cancelled between admission and start; cancel() already freed the slot
+      if (done.get() || cancelled) {
+        finish(); // cancelled between admission and start: free the slot (once)
+        return;
       }
       activeCalls.add(this);
       TokenSink sink = new TokenSink() {
@@ -316,9 +326,10 @@ public final class WorkerServer {
         }
       };
       try {
-        handle = chat.engine().submit(request, sink);
-        if (done.get()) {
-          handle.cancel();
+        GenerationHandle h = chat.engine().submit(request, sink);
+        handle = h;
+        if (done.get() || cancelled) {
+          h.cancel();
         }
       } catch (RuntimeException e) {
         if (finish()) {
@@ -327,26 +338,36 @@ public final class WorkerServer {
       }
     }
 
-    /** Marks the call finished once; frees its slot. */
+    /** Marks the call finished once; gives its slot back if it had one. */
     boolean finish() {
       if (done.compareAndSet(false, true)) {
         activeCalls.remove(this);
-        gate.release();
+        if (admitted) {
+          gate.release();
+        }
         return true;
       }
       return false;
     }
 
-    /** The caller went away (or the worker is stopping): drop it from the queue or stop the engine. */
+    /**
+     * The caller went away (or the worker is stopping): nothing happens if its message was not read
+     * yet, a queued call leaves the queue, an admitted one frees its slot and stops the engine.
+     */
     void cancel() {
+      cancelled = true;
       AdmissionGate.Ticket t = ticket;
       if (t != null && t.withdraw()) {
         done.set(true);
         return;
       }
+      if (!admitted) {
+        return; // never entered the gate; the message handler sees `cancelled`
+      }
+      finish();
       GenerationHandle h = handle;
-      if (finish() && h != null) {
-        h.cancel();
+      if (h != null) {
+        h.cancel(); // idempotent; start() cancels a handle it sets after this
       }
     }
   }
