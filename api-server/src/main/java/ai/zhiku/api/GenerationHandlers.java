@@ -20,6 +20,12 @@ import java.util.UUID;
 /** POST /v1/chat/completions and POST /v1/completions, non-streaming and streaming. */
 final class GenerationHandlers {
   private static final Set<String> ROLES = Set.of("system", "user", "assistant", "developer");
+  /** The most choices (n, best_of) one request may ask for: each is a sequence decoded on a worker. */
+  static final int MAX_N = 16;
+  /** The most prompts in one completions request (OpenAI's limit for prompt lists). */
+  static final int MAX_PROMPTS = 2048;
+  /** The most generations one request fans out to (prompts times n). */
+  static final int MAX_CHOICES = 2048;
 
   private final Upstream upstream;
   private final ApiMetrics metrics;
@@ -62,7 +68,7 @@ final class GenerationHandlers {
       kbTopK = kbName == null ? null : kbTopK(ctx, body);
       kbThreshold = kbName == null ? null : kbThreshold(ctx, body);
       sampling = parseSampling(body, kbName == null);
-      n = intOr(Json.integer(body, "n", 1, 128), 1);
+      n = intOr(Json.integer(body, "n", 1, MAX_N), 1);
       stream = Json.bool(body, "stream", false);
       includeUsage = streamUsage(body, stream);
       Json.string(body, "user", false);
@@ -228,12 +234,15 @@ final class GenerationHandlers {
   private static Integer kbTopK(RoutingContext ctx, JsonObject body) {
     JsonObject o = body.getValue("knowledge_base") instanceof JsonObject j ? j : body;
     Integer k = Json.integer(o, "top_k", 1, 100);
-    if (k == null && ctx.request().getHeader("x-knowledge-base-top-k") != null) {
+    String header = ctx.request().getHeader("x-knowledge-base-top-k");
+    if (k == null && header != null) {
+      java.math.BigInteger parsed;
       try {
-        k = Integer.parseInt(ctx.request().getHeader("x-knowledge-base-top-k").trim());
+        parsed = new java.math.BigInteger(header.trim());
       } catch (NumberFormatException e) {
         throw ZhikuException.invalid("x-knowledge-base-top-k", "the X-Knowledge-Base-Top-K header must be an integer");
       }
+      k = (int) Json.boundedInteger(parsed, "x-knowledge-base-top-k", 1, 100);
     }
     return k;
   }
@@ -268,10 +277,14 @@ final class GenerationHandlers {
       model = Json.string(body, "model", true);
       prompts = parsePrompts(body);
       sampling = parseSampling(body, true);
-      n = intOr(Json.integer(body, "n", 1, 128), 1);
-      Integer bestOf = Json.integer(body, "best_of", 1, 128);
+      n = intOr(Json.integer(body, "n", 1, MAX_N), 1);
+      Integer bestOf = Json.integer(body, "best_of", 1, MAX_N);
       if (bestOf != null && bestOf != n) {
         throw ZhikuException.invalid("best_of", "best_of other than n is not supported");
+      }
+      if ((long) prompts.size() * n > MAX_CHOICES) {
+        throw ZhikuException.invalid("n", prompts.size() + " prompts with n = " + n + " make " + prompts.size() * n
+            + " generations; one request may make at most " + MAX_CHOICES + ".");
       }
       stream = Json.bool(body, "stream", false);
       includeUsage = streamUsage(body, stream);
@@ -319,6 +332,9 @@ final class GenerationHandlers {
       return List.of(s);
     }
     if (v instanceof JsonArray a && !a.isEmpty()) {
+      if (a.size() > MAX_PROMPTS) {
+        throw ZhikuException.invalid("prompt", "'prompt' takes at most " + MAX_PROMPTS + " prompts, got " + a.size());
+      }
       List<String> out = new ArrayList<>();
       for (Object o : a) {
         if (!(o instanceof String s)) {
