@@ -95,7 +95,7 @@ final class GenerationHandlers {
           .setMessages(Messages.newBuilder().addAllMessages(finalMessages)).setSampling(sampling).setN(n).build();
       List<GenerateRequest> requests = new ArrayList<>();
       for (int i = 0; i < n; i++) {
-        requests.add(req);
+        requests.add(forChoice(req, i));
       }
       Parsed p = new Parsed(model, requests, n, stream, includeUsage, null, sampling.hasMaxTokens() ? sampling.getMaxTokens() : null);
       respond(ctx, runner, p, id, true, augmented == null ? null : augmented.sources(), start);
@@ -116,6 +116,30 @@ final class GenerationHandlers {
       runner.cancel();
     }
     return runner;
+  }
+
+  /**
+   * Choice {@code index}'s request: with a seed, each choice samples from its own stream derived
+   * from (seed, index), so the n choices differ and the same request repeated gives the same
+   * choices; choice 0 keeps the seed itself, so n = 1 is as before.
+   */
+  static GenerateRequest forChoice(GenerateRequest req, int index) {
+    if (index == 0 || !req.getSampling().hasSeed()) {
+      return req;
+    }
+    long seed = choiceSeed(req.getSampling().getSeed(), index);
+    return req.toBuilder().setSampling(req.getSampling().toBuilder().setSeed(seed)).build();
+  }
+
+  /** SplitMix64's finalizer over seed + index * golden ratio: distinct, well-mixed seeds per choice. */
+  static long choiceSeed(long seed, int index) {
+    if (index == 0) {
+      return seed;
+    }
+    long z = seed + index * 0x9E3779B97F4A7C15L;
+    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+    return z ^ (z >>> 31);
   }
 
   /** Answers an error before any generation started, and counts the request. */
@@ -314,7 +338,7 @@ final class GenerationHandlers {
         GenerateRequest req = GenerateRequest.newBuilder().setModel(model).setRequestId(id).setPrompt(prompt)
             .setSampling(sampling).setN(n).build();
         for (int i = 0; i < n; i++) {
-          requests.add(req);
+          requests.add(forChoice(req, i));
           echoes.add(echo ? prompt : null);
         }
       }

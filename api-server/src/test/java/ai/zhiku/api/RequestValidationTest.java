@@ -5,18 +5,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.zhiku.common.ZhikuException;
+import ai.zhiku.common.engine.GenerationRequest;
 import ai.zhiku.worker.HostedModel;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Integers read without overflow, and caps on the work one request may ask for. */
+/** Integers read without overflow, caps on the work one request may ask for, and seeds per choice. */
 class RequestValidationTest {
   static TestCluster cluster;
   static ScriptedChatEngine engine;
@@ -122,5 +126,52 @@ class RequestValidationTest {
     // 2,048 prompts with n = 2 are 4,096 generations
     assertError(cluster.post("/v1/completions", new JsonObject().put("model", "tiny-chat").put("prompt", prompts).put("n", 2).encode()),
         400, "n", null);
+  }
+
+  // ------------------------------------------------------------------ seeds
+
+  /** The n choices' texts, by index. */
+  static List<String> choices(int n, long seed) throws Exception {
+    HttpResponse<String> r = chat("\"n\":" + n + ",\"seed\":" + seed + ",\"max_tokens\":24");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    JsonArray choices = new JsonObject(r.body()).getJsonArray("choices");
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < choices.size(); i++) {
+      assertThat(choices.getJsonObject(i).getInteger("index")).isEqualTo(i);
+      out.add(choices.getJsonObject(i).getJsonObject("message").getString("content"));
+    }
+    return out;
+  }
+
+  @Test
+  void eachChoiceHasItsOwnSeededStream() throws Exception {
+    List<String> first = choices(4, 42);
+    assertThat(new HashSet<>(first)).as("the choices differ: %s", first).hasSize(4);
+    assertThat(choices(4, 42)).as("the same request gives the same choices").isEqualTo(first);
+    assertThat(choices(1, 42)).as("choice 0 keeps the seed: n = 1 is unchanged").containsExactly(first.getFirst());
+    assertThat(choices(4, 43)).isNotEqualTo(first);
+
+    // what the worker received: choice 0 the seed itself, the others distinct derived seeds
+    engine.requests.clear();
+    choices(5, 7);
+    Set<Long> seeds = new HashSet<>();
+    for (GenerationRequest r : engine.requests) {
+      seeds.add(r.sampling().seed());
+    }
+    assertThat(seeds).hasSize(5).contains(7L);
+    for (int i = 1; i < 5; i++) {
+      assertThat(seeds).contains(GenerationHandlers.choiceSeed(7, i));
+    }
+
+    // completions: each prompt's choice i gets the same derived seed, so equal prompts give equal choice lists
+    HttpResponse<String> c = cluster.post("/v1/completions", "{\"model\":\"tiny-chat\",\"prompt\":[\"z\",\"z\"],\"n\":3,\"seed\":9,\"max_tokens\":24}");
+    JsonArray cc = new JsonObject(c.body()).getJsonArray("choices");
+    assertThat(cc).hasSize(6);
+    Set<String> distinct = new HashSet<>();
+    for (int i = 0; i < 3; i++) {
+      assertThat(cc.getJsonObject(i).getString("text")).isEqualTo(cc.getJsonObject(i + 3).getString("text"));
+      distinct.add(cc.getJsonObject(i).getString("text"));
+    }
+    assertThat(distinct).hasSize(3);
   }
 }
