@@ -128,6 +128,10 @@ class PayloadSizeTest {
     // streaming: the failure comes before any output, so it is the same HTTP 400
     HttpResponse<String> s = post("/v1/chat/completions", new JsonObject(body).put("stream", true).encode());
     assertError(s, 400, null, "context_length_exceeded");
+    // without max_tokens the prompt alone is over the context
+    HttpResponse<String> open = post("/v1/chat/completions", new JsonObject(body).put("max_tokens", (Object) null).encode());
+    assertError(open, 400, null, "context_length_exceeded");
+    assertThat(new JsonObject(open.body()).getJsonObject("error").getString("message")).contains("resulted in 100006 tokens");
     // completions too
     HttpResponse<String> c = post("/v1/completions", new JsonObject().put("model", "long-chat").put("prompt", prompt).put("max_tokens", 4).encode());
     assertError(c, 400, null, "context_length_exceeded");

@@ -73,6 +73,11 @@ final class ScriptedChatEngine implements ChatEngine {
     submitted.incrementAndGet();
     requests.add(request);
     int promptTokens = countTokens(request.input());
+    String what = request.input().isChat() ? "messages" : "prompt";
+    if (promptTokens >= contextLength) { // as the real engine: no room left for even one token
+      throw ZhikuException.contextLength("This model's maximum context length is " + contextLength + " tokens. However, your "
+          + what + " resulted in " + promptTokens + " tokens. Please reduce the length of the " + what + ".");
+    }
     int maxTokens = request.sampling().maxTokens() == null ? contextLength - promptTokens : request.sampling().maxTokens();
     if (promptTokens + maxTokens > contextLength) {
       throw ZhikuException.contextLength("This model's maximum context length is " + contextLength + " tokens. However, you requested "
