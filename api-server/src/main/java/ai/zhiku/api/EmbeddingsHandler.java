@@ -125,10 +125,13 @@ final class EmbeddingsHandler {
     }
     TokenIds.Builder b = TokenIds.newBuilder();
     for (Object o : ids) {
-      if (!(o instanceof Integer || o instanceof Long) || ((Number) o).longValue() < 0 || ((Number) o).longValue() > Integer.MAX_VALUE) {
+      long id;
+      try {
+        id = Json.boundedInteger(o, "input", 0, Integer.MAX_VALUE);
+      } catch (ZhikuException e) {
         throw ZhikuException.invalid("input", "'" + where + "' must contain only non-negative integer token ids");
       }
-      b.addIds(((Number) o).intValue());
+      b.addIds((int) id);
     }
     return EmbedInput.newBuilder().setTokens(b).build();
   }

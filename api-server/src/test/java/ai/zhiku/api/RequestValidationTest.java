@@ -94,6 +94,8 @@ class RequestValidationTest {
     assertError(cluster.post("/v1/completions", "{\"model\":\"tiny-chat\",\"prompt\":\"p\",\"best_of\":" + TWO_64_PLUS_1 + "}"), 400, "best_of", null);
     assertError(cluster.post("/v1/completions", "{\"model\":\"tiny-chat\",\"prompt\":\"p\",\"max_tokens\":" + TWO_64_PLUS_1 + "}"), 400, "max_tokens", null);
     assertError(cluster.post("/v1/embeddings", "{\"model\":\"tiny-chat\",\"input\":\"x\",\"dimensions\":" + TWO_64_PLUS_1 + "}"), 400, "dimensions", null);
+    assertError(cluster.post("/v1/embeddings", "{\"model\":\"tiny-chat\",\"input\":[5," + TWO_64_PLUS_1 + "]}"), 400, "input", null);
+    assertError(cluster.post("/v1/embeddings", "{\"model\":\"tiny-chat\",\"input\":[[5,-1]]}"), 400, "input", null);
     // knowledge-base integers: in a chat, and on the knowledge-base routes
     assertError(chat("\"knowledge_base\":\"kb\",\"top_k\":" + TWO_64_PLUS_1), 400, "top_k", null);
     assertError(cluster.post("/v1/chat/completions", CHAT + ",\"knowledge_base\":\"kb\"}", "x-knowledge-base-top-k", TWO_64_PLUS_1),
