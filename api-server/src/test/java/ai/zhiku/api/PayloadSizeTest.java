@@ -139,9 +139,9 @@ class PayloadSizeTest {
 
   @Test
   void aRequestOverTheWorkersMessageLimitIs413NeverA429() throws Exception {
-    // 2 MB passes the api-server's 8 MiB body limit but not this worker's 1.125 MiB gRPC limit
+    // 6 MB passes the api-server's 8 MiB body limit but not this worker's gRPC limit (2 x 64 KiB + 4 MiB)
     String body = new JsonObject().put("model", "small-chat").put("messages", new JsonArray()
-        .add(new JsonObject().put("role", "user").put("content", "x".repeat(2_000_000)))).put("max_tokens", 4).encode();
+        .add(new JsonObject().put("role", "user").put("content", "x".repeat(6_000_000)))).put("max_tokens", 4).encode();
     HttpResponse<String> r = post("/v1/chat/completions", body);
     assertError(r, 413, null, "request_too_large");
     assertThat(r.headers().firstValue("retry-after")).isEmpty();

@@ -14,16 +14,18 @@ public final class GrpcLimits {
   /** The widest embedding the reply limit is sized for. */
   public static final int MAX_EMBEDDING_DIMENSION = 4096;
   private static final long MARGIN = 1L << 20;
+  private static final long KB_CONTEXT_MARGIN = 4L << 20;
 
   private GrpcLimits() {}
 
   /**
-   * The largest request message (api-server to worker): the body limit twice over plus 1 MiB. A
+   * The largest request message (api-server to worker): the body limit twice over plus 4 MiB. A
    * request's text never grows from JSON to protobuf, but a chat naming a knowledge base carries
-   * the retrieved context on top of what the client sent.
+   * the retrieved context on top of what the client sent: at most 100 chunks of 8,000 characters,
+   * 3.2 MB of UTF-8 at worst, whatever the body limit is.
    */
   public static long requestBytes(long maxBodyBytes) {
-    return saturatedAdd(saturatedMul(Math.max(maxBodyBytes, 1024), 2), MARGIN);
+    return saturatedAdd(saturatedMul(Math.max(maxBodyBytes, 1024), 2), KB_CONTEXT_MARGIN);
   }
 
   /**

@@ -10,7 +10,9 @@ class GrpcLimitsTest {
   @Test
   void defaultsHoldAFullBodyAndAFullEmbeddingsBatch() {
     long body = GrpcLimits.DEFAULT_MAX_BODY_BYTES;
-    assertThat(GrpcLimits.requestBytes(body)).isEqualTo(2 * body + (1 << 20)).isGreaterThan(body);
+    assertThat(GrpcLimits.requestBytes(body)).isEqualTo(2 * body + (4 << 20));
+    // a full body plus the most a knowledge-base chat adds (100 chunks of 8,000 four-byte characters), even for small bodies
+    assertThat(GrpcLimits.requestBytes(1024)).isGreaterThan(1024 + 100 * 8000 * 4);
     // 2,048 vectors of 1,024 float32 (about 8.4 MB with their framing), and of 4,096 (33.6 MB)
     long perVector = 1024 * 4 + 8;
     assertThat(GrpcLimits.replyBytes(body)).isGreaterThan(2048 * perVector);
