@@ -49,7 +49,7 @@ public final class ApiServer {
   public ApiServer(Vertx vertx, ApiServerConfig config, KbRoutes kbRoutes) {
     this.vertx = vertx;
     this.config = config;
-    this.upstream = new Upstream(vertx, config.controllerAddress(), config.modelsCacheMs());
+    this.upstream = new Upstream(vertx, config.controllerAddress(), config.modelsCacheMs(), config.maxBodyBytes());
     this.metrics = new ApiMetrics(upstream);
     this.kbRoutes = kbRoutes;
     this.keys = config.apiKeys().stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList();
@@ -185,6 +185,9 @@ public final class ApiServer {
         throw ZhikuException.invalid("prompts", "'prompts' must be a non-empty list of {model, prompt, max_tokens}");
       }
       prompts = arr;
+      if (prompts.size() > GenerationHandlers.MAX_PROMPTS) {
+        throw ZhikuException.invalid("prompts", "'prompts' takes at most " + GenerationHandlers.MAX_PROMPTS + " items, got " + prompts.size());
+      }
       for (int i = 0; i < prompts.size(); i++) {
         if (!(prompts.getValue(i) instanceof JsonObject o)) {
           throw ZhikuException.invalid("prompts", "'prompts[" + i + "]' must be an object");
@@ -201,10 +204,12 @@ public final class ApiServer {
     for (int i = 0; i < prompts.size(); i++) {
       JsonObject item = prompts.getJsonObject(i);
       String model = item.getString("model");
-      int maxTokens = item.getInteger("max_tokens", 0);
+      Long given = Json.longValue(item, "max_tokens", 0, Integer.MAX_VALUE);
+      long maxTokens = given == null ? 0 : given;
       checks.add(upstream.model(model).compose(card -> upstream.<CountTokensRequest, CountTokensReply>unary(model, WorkerGrpcClient.CountTokens,
               CountTokensRequest.newBuilder().setModel(model).setPrompt(item.getString("prompt")).build()))
-          .map(reply -> new JsonObject().put("fits", reply.getCount() + maxTokens <= reply.getContextLength())
+          // long: a count near 2^31 plus max_tokens must not wrap to a negative that "fits"
+          .map(reply -> new JsonObject().put("fits", (long) reply.getCount() + maxTokens <= reply.getContextLength())
               .put("tokenCount", reply.getCount()).put("contextLength", reply.getContextLength())));
     }
     Future.all(checks).onFailure(err -> OpenAiError.send(ctx.response(), err)).onSuccess(all -> {

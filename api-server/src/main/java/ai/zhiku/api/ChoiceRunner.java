@@ -27,9 +27,13 @@ final class ChoiceRunner {
   private final List<Upstream.StreamCall> calls = new ArrayList<>();
   private int remaining;
   private boolean failed;
-  private boolean cancelled;
+  private volatile boolean cancelled;
 
+  /** Dispatches every generation, unless the client went away before (then nothing is sent). */
   void start(Upstream upstream, String model, List<GenerateRequest> requests, Events events) {
+    if (cancelled) {
+      return;
+    }
     remaining = requests.size();
     for (int i = 0; i < requests.size(); i++) {
       int index = i;
@@ -72,6 +76,10 @@ final class ChoiceRunner {
         }
       }));
     }
+  }
+
+  boolean cancelled() {
+    return cancelled;
   }
 
   void cancel() {

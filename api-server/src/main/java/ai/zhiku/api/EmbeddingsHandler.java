@@ -18,7 +18,8 @@ import java.util.List;
 
 /** POST /v1/embeddings. */
 final class EmbeddingsHandler {
-  private static final int MAX_INPUTS = 2048;
+  /** OpenAI's limit; the gRPC reply limit is sized so that this many vectors always fit. */
+  static final int MAX_INPUTS = ai.zhiku.common.GrpcLimits.MAX_EMBEDDING_INPUTS;
 
   private final Upstream upstream;
   private final ApiMetrics metrics;
@@ -88,13 +89,14 @@ final class EmbeddingsHandler {
     if (arr.isEmpty()) {
       throw ZhikuException.invalid("input", "'input' must not be an empty list");
     }
-    if (arr.size() > MAX_INPUTS) {
-      throw ZhikuException.invalid("input", "'input' takes at most " + MAX_INPUTS + " items, got " + arr.size());
-    }
     Object first = arr.getValue(0);
     if (first instanceof Number) {
-      out.add(tokens(arr, "input"));
+      out.add(tokens(arr, "input")); // one input given as token ids
       return out;
+    }
+    if (arr.size() > MAX_INPUTS) {
+      throw ZhikuException.invalid("input", "'input' takes at most " + MAX_INPUTS + " items per request, got " + arr.size()
+          + "; send the rest in another request.");
     }
     for (int i = 0; i < arr.size(); i++) {
       Object item = arr.getValue(i);
@@ -123,10 +125,13 @@ final class EmbeddingsHandler {
     }
     TokenIds.Builder b = TokenIds.newBuilder();
     for (Object o : ids) {
-      if (!(o instanceof Integer || o instanceof Long) || ((Number) o).longValue() < 0 || ((Number) o).longValue() > Integer.MAX_VALUE) {
+      long id;
+      try {
+        id = Json.boundedInteger(o, "input", 0, Integer.MAX_VALUE);
+      } catch (ZhikuException e) {
         throw ZhikuException.invalid("input", "'" + where + "' must contain only non-negative integer token ids");
       }
-      b.addIds(((Number) o).intValue());
+      b.addIds((int) id);
     }
     return EmbedInput.newBuilder().setTokens(b).build();
   }

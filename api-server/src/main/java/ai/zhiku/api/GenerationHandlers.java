@@ -20,6 +20,12 @@ import java.util.UUID;
 /** POST /v1/chat/completions and POST /v1/completions, non-streaming and streaming. */
 final class GenerationHandlers {
   private static final Set<String> ROLES = Set.of("system", "user", "assistant", "developer");
+  /** The most choices (n, best_of) one request may ask for: each is a sequence decoded on a worker. */
+  static final int MAX_N = 16;
+  /** The most prompts in one completions request (OpenAI's limit for prompt lists). */
+  static final int MAX_PROMPTS = 2048;
+  /** The most generations one request fans out to (prompts times n). */
+  static final int MAX_CHOICES = 2048;
 
   private final Upstream upstream;
   private final ApiMetrics metrics;
@@ -62,7 +68,7 @@ final class GenerationHandlers {
       kbTopK = kbName == null ? null : kbTopK(ctx, body);
       kbThreshold = kbName == null ? null : kbThreshold(ctx, body);
       sampling = parseSampling(body, kbName == null);
-      n = intOr(Json.integer(body, "n", 1, 128), 1);
+      n = intOr(Json.integer(body, "n", 1, MAX_N), 1);
       stream = Json.bool(body, "stream", false);
       includeUsage = streamUsage(body, stream);
       Json.string(body, "user", false);
@@ -71,6 +77,7 @@ final class GenerationHandlers {
       return;
     }
     String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
+    ChoiceRunner runner = watchClient(ctx);
     upstream.model(model).compose(card -> {
       requireKind(card, ModelKind.MODEL_KIND_CHAT, model);
       checkMaxTokens(card, sampling);
@@ -88,11 +95,51 @@ final class GenerationHandlers {
           .setMessages(Messages.newBuilder().addAllMessages(finalMessages)).setSampling(sampling).setN(n).build();
       List<GenerateRequest> requests = new ArrayList<>();
       for (int i = 0; i < n; i++) {
-        requests.add(req);
+        requests.add(forChoice(req, i));
       }
       Parsed p = new Parsed(model, requests, n, stream, includeUsage, null, sampling.hasMaxTokens() ? sampling.getMaxTokens() : null);
-      respond(ctx, p, id, true, augmented == null ? null : augmented.sources(), start);
+      respond(ctx, runner, p, id, true, augmented == null ? null : augmented.sources(), start);
     });
+  }
+
+  /**
+   * The runner of this request's generations, cancelled as soon as the client goes: registered
+   * before anything asynchronous (model lookup, knowledge-base retrieval, dispatch), so a client
+   * that sends and closes at once is seen whenever it closes. A runner cancelled before it starts
+   * never dispatches anything.
+   */
+  private static ChoiceRunner watchClient(RoutingContext ctx) {
+    ChoiceRunner runner = new ChoiceRunner();
+    HttpServerResponse resp = ctx.response();
+    resp.closeHandler(v -> runner.cancel());
+    if (resp.closed()) {
+      runner.cancel();
+    }
+    return runner;
+  }
+
+  /**
+   * Choice {@code index}'s request: with a seed, each choice samples from its own stream derived
+   * from (seed, index), so the n choices differ and the same request repeated gives the same
+   * choices; choice 0 keeps the seed itself, so n = 1 is as before.
+   */
+  static GenerateRequest forChoice(GenerateRequest req, int index) {
+    if (index == 0 || !req.getSampling().hasSeed()) {
+      return req;
+    }
+    long seed = choiceSeed(req.getSampling().getSeed(), index);
+    return req.toBuilder().setSampling(req.getSampling().toBuilder().setSeed(seed)).build();
+  }
+
+  /** SplitMix64's finalizer over seed + index * golden ratio: distinct, well-mixed seeds per choice. */
+  static long choiceSeed(long seed, int index) {
+    if (index == 0) {
+      return seed;
+    }
+    long z = seed + index * 0x9E3779B97F4A7C15L;
+    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+    return z ^ (z >>> 31);
   }
 
   /** Answers an error before any generation started, and counts the request. */
@@ -102,11 +149,14 @@ final class GenerationHandlers {
     metrics.request(route, model, e.kind().httpStatus(), start);
   }
 
-  private void respond(RoutingContext ctx, Parsed p, String id, boolean chat, JsonArray sources, long start) {
+  private void respond(RoutingContext ctx, ChoiceRunner runner, Parsed p, String id, boolean chat, JsonArray sources, long start) {
+    if (runner.cancelled()) {
+      return; // the client has gone: nothing to generate for
+    }
     if (p.stream()) {
-      streamResponse(ctx, p, id, chat, sources, start);
+      streamResponse(ctx, runner, p, id, chat, sources, start);
     } else {
-      collectResponse(ctx, p, id, chat, sources, start);
+      collectResponse(ctx, runner, p, id, chat, sources, start);
     }
   }
 
@@ -208,12 +258,15 @@ final class GenerationHandlers {
   private static Integer kbTopK(RoutingContext ctx, JsonObject body) {
     JsonObject o = body.getValue("knowledge_base") instanceof JsonObject j ? j : body;
     Integer k = Json.integer(o, "top_k", 1, 100);
-    if (k == null && ctx.request().getHeader("x-knowledge-base-top-k") != null) {
+    String header = ctx.request().getHeader("x-knowledge-base-top-k");
+    if (k == null && header != null) {
+      java.math.BigInteger parsed;
       try {
-        k = Integer.parseInt(ctx.request().getHeader("x-knowledge-base-top-k").trim());
+        parsed = new java.math.BigInteger(header.trim());
       } catch (NumberFormatException e) {
         throw ZhikuException.invalid("x-knowledge-base-top-k", "the X-Knowledge-Base-Top-K header must be an integer");
       }
+      k = (int) Json.boundedInteger(parsed, "x-knowledge-base-top-k", 1, 100);
     }
     return k;
   }
@@ -248,10 +301,14 @@ final class GenerationHandlers {
       model = Json.string(body, "model", true);
       prompts = parsePrompts(body);
       sampling = parseSampling(body, true);
-      n = intOr(Json.integer(body, "n", 1, 128), 1);
-      Integer bestOf = Json.integer(body, "best_of", 1, 128);
+      n = intOr(Json.integer(body, "n", 1, MAX_N), 1);
+      Integer bestOf = Json.integer(body, "best_of", 1, MAX_N);
       if (bestOf != null && bestOf != n) {
         throw ZhikuException.invalid("best_of", "best_of other than n is not supported");
+      }
+      if ((long) prompts.size() * n > MAX_CHOICES) {
+        throw ZhikuException.invalid("n", prompts.size() + " prompts with n = " + n + " make " + prompts.size() * n
+            + " generations; one request may make at most " + MAX_CHOICES + ".");
       }
       stream = Json.bool(body, "stream", false);
       includeUsage = streamUsage(body, stream);
@@ -266,6 +323,7 @@ final class GenerationHandlers {
       return;
     }
     String id = "cmpl-" + UUID.randomUUID().toString().replace("-", "");
+    ChoiceRunner runner = watchClient(ctx);
     upstream.model(model).onFailure(err -> fail(ctx, "completions", model, err, start)).onSuccess(card -> {
       try {
         requireKind(card, ModelKind.MODEL_KIND_CHAT, model);
@@ -280,12 +338,12 @@ final class GenerationHandlers {
         GenerateRequest req = GenerateRequest.newBuilder().setModel(model).setRequestId(id).setPrompt(prompt)
             .setSampling(sampling).setN(n).build();
         for (int i = 0; i < n; i++) {
-          requests.add(req);
+          requests.add(forChoice(req, i));
           echoes.add(echo ? prompt : null);
         }
       }
       Parsed p = new Parsed(model, requests, n, stream, includeUsage, echoes, sampling.hasMaxTokens() ? sampling.getMaxTokens() : null);
-      respond(ctx, p, id, false, null, start);
+      respond(ctx, runner, p, id, false, null, start);
     });
   }
 
@@ -298,6 +356,9 @@ final class GenerationHandlers {
       return List.of(s);
     }
     if (v instanceof JsonArray a && !a.isEmpty()) {
+      if (a.size() > MAX_PROMPTS) {
+        throw ZhikuException.invalid("prompt", "'prompt' takes at most " + MAX_PROMPTS + " prompts, got " + a.size());
+      }
       List<String> out = new ArrayList<>();
       for (Object o : a) {
         if (!(o instanceof String s)) {
@@ -388,7 +449,7 @@ final class GenerationHandlers {
 
   // ------------------------------------------------------------------ responses
 
-  private void collectResponse(RoutingContext ctx, Parsed p, String id, boolean chat, JsonArray sources, long start) {
+  private void collectResponse(RoutingContext ctx, ChoiceRunner runner, Parsed p, String id, boolean chat, JsonArray sources, long start) {
     int count = p.requests().size();
     StringBuilder[] texts = new StringBuilder[count];
     String[] reasons = new String[count];
@@ -398,8 +459,6 @@ final class GenerationHandlers {
       texts[i] = new StringBuilder(p.echoPrefixes() != null && p.echoPrefixes().get(i) != null ? p.echoPrefixes().get(i) : "");
     }
     String route = chat ? "chat_completions" : "completions";
-    ChoiceRunner runner = new ChoiceRunner();
-    ctx.response().closeHandler(v -> runner.cancel());
     runner.start(upstream, p.model(), p.requests(), new ChoiceRunner.Events() {
       @Override
       public void onText(int index, String text, int tokens) {
@@ -461,7 +520,7 @@ final class GenerationHandlers {
         .put("total_tokens", promptTokens + completionTokens);
   }
 
-  private void streamResponse(RoutingContext ctx, Parsed p, String id, boolean chat, JsonArray sources, long start) {
+  private void streamResponse(RoutingContext ctx, ChoiceRunner runner, Parsed p, String id, boolean chat, JsonArray sources, long start) {
     HttpServerResponse resp = ctx.response();
     String route = chat ? "chat_completions" : "completions";
     String object = chat ? "chat.completion.chunk" : "text_completion";
@@ -472,7 +531,6 @@ final class GenerationHandlers {
     int[] completion = new int[count];
     long[] lastTokenAt = new long[count];
     boolean[] headersSent = new boolean[1];
-    ChoiceRunner runner = new ChoiceRunner();
     metrics.streamOpened(p.model());
     boolean[] closed = new boolean[1];
     Runnable closeOnce = () -> {
@@ -481,6 +539,8 @@ final class GenerationHandlers {
         metrics.streamClosed(p.model());
       }
     };
+    // replaces watchClient's handler on this same event loop: a close either came before (and the
+    // runner is cancelled already, see respond) or comes to this one
     resp.closeHandler(v -> {
       runner.cancel();
       closeOnce.run();

@@ -2,6 +2,7 @@ package ai.zhiku.api;
 
 import ai.zhiku.common.Addresses;
 import ai.zhiku.common.ErrorKind;
+import ai.zhiku.common.GrpcLimits;
 import ai.zhiku.common.ZhikuException;
 import ai.zhiku.protocol.ControllerGrpcClient;
 import ai.zhiku.protocol.DispatchRequest;
@@ -16,9 +17,11 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.grpc.client.GrpcClient;
+import io.vertx.grpc.client.GrpcClientOptions;
 import io.vertx.grpc.client.GrpcClientRequest;
 import io.vertx.grpc.client.GrpcClientResponse;
 import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.common.MessageSizeOverflowException;
 import io.vertx.grpc.common.ServiceMethod;
 import java.util.HashSet;
 import java.util.List;
@@ -39,12 +42,19 @@ public final class Upstream {
   private final GrpcClient client;
   private final ControllerGrpcClient controller;
   private final long cacheMs;
+  private final long replyLimit;
   private final ConcurrentHashMap<String, SocketAddress> sockets = new ConcurrentHashMap<>();
   private volatile List<ModelCard> cachedModels;
   private volatile long cachedAt;
 
-  public Upstream(Vertx vertx, String controllerAddress, long modelsCacheMs) {
-    this.client = GrpcClient.client(vertx, new HttpClientOptions().setConnectTimeout(2000));
+  /**
+   * @param maxBodyBytes the HTTP body limit; the largest reply read from a worker is derived from it
+   *     ({@link GrpcLimits#replyBytes}: 2,048 embeddings always fit)
+   */
+  public Upstream(Vertx vertx, String controllerAddress, long modelsCacheMs, long maxBodyBytes) {
+    this.replyLimit = GrpcLimits.replyBytes(maxBodyBytes);
+    this.client = GrpcClient.client(vertx, new GrpcClientOptions().setMaxMessageSize(replyLimit),
+        new HttpClientOptions().setConnectTimeout(2000));
     this.controller = ControllerGrpcClient.create(client, Addresses.parse("controller-address", controllerAddress));
     this.cacheMs = modelsCacheMs;
   }
@@ -138,6 +148,7 @@ public final class Upstream {
         }
         Promise<Resp> p = Promise.promise();
         Object[] last = new Object[1];
+        resp.invalidMessageHandler(invalid -> p.tryFail(invalidReply(invalid)));
         resp.handler(m -> last[0] = m);
         resp.exceptionHandler(p::tryFail);
         resp.endHandler(v -> {
@@ -190,9 +201,16 @@ public final class Upstream {
   }
 
   private void generateAttempt(String model, GenerateRequest message, StreamListener listener, StreamCall call, Set<String> exclude, int attempt) {
-    dispatch(model, exclude).onFailure(err -> listener.onError(toZhiku(err))).onSuccess(addr -> {
+    if (call.cancelled) {
+      return;
+    }
+    dispatch(model, exclude).onFailure(err -> {
+      if (!call.cancelled) {
+        listener.onError(toZhiku(err));
+      }
+    }).onSuccess(addr -> {
       if (call.cancelled) {
-        return;
+        return; // the client left while the controller picked a worker: send nothing
       }
       boolean[] received = new boolean[1];
       java.util.function.Consumer<Throwable> retryOrFail = err -> {
@@ -205,9 +223,11 @@ public final class Upstream {
         }
       };
       client.request(addr, WorkerGrpcClient.Generate).onFailure(retryOrFail::accept).onSuccess(req -> {
+        // set before the check, as cancel() sets its flag before reading this: whichever runs
+        // second sees the other, so a cancel racing the stream's creation is never lost
         call.request = req;
         if (call.cancelled) {
-          req.cancel();
+          req.cancel(); // never sent: the worker hears nothing
           return;
         }
         req.end(message);
@@ -216,6 +236,11 @@ public final class Upstream {
             retryOrFail.accept(statusError(resp));
             return;
           }
+          resp.invalidMessageHandler(invalid -> {
+            received[0] = true; // not retried: another worker would send the same
+            retryOrFail.accept(invalidReply(invalid));
+            req.cancel();
+          });
           resp.handler(chunk -> {
             received[0] = true;
             listener.onChunk(chunk);
@@ -237,10 +262,28 @@ public final class Upstream {
 
   private static ZhikuException statusError(GrpcClientResponse<?, ?> resp) {
     GrpcStatus status = resp.status() == null ? GrpcStatus.UNKNOWN : resp.status();
-    String message = resp.statusMessage() == null || resp.statusMessage().isEmpty() ? "worker answered " + status : resp.statusMessage();
     String param = metadata(resp, "zhiku-error-param");
     String code = metadata(resp, "zhiku-error-code");
-    return new ZhikuException(ErrorKind.fromGrpc(status), message, param, code);
+    ErrorKind kind = ErrorKind.fromGrpc(status, code);
+    String message = resp.statusMessage();
+    if (message == null || message.isEmpty()) {
+      message = kind == ErrorKind.PAYLOAD_TOO_LARGE
+          ? "The request is larger than the model worker accepts (its gRPC message limit, set from --max-body-bytes)."
+          : "The model worker answered " + status.name() + ".";
+    }
+    if (kind == ErrorKind.PAYLOAD_TOO_LARGE && code == null) {
+      code = ErrorKind.CODE_TOO_LARGE;
+    }
+    return new ZhikuException(kind, message, param, code);
+  }
+
+  /** A worker's reply that could not be read: over the message limit (a server-side setting, so a 500 that names it). */
+  private ZhikuException invalidReply(Throwable invalid) {
+    if (invalid instanceof MessageSizeOverflowException o) {
+      return ZhikuException.internal("The model worker's reply (" + o.messageSize() + " bytes) is larger than the api-server reads ("
+          + replyLimit + " bytes, derived from --max-body-bytes).", invalid);
+    }
+    return ZhikuException.internal("The model worker's reply could not be decoded: " + invalid, invalid);
   }
 
   /** Error metadata arrives in trailers, or in the headers of a trailers-only response. */

@@ -20,7 +20,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A deterministic test double for the chat engine: one "token" per character, the reply is
  * {@code <name>:<last message>} repeated up to max_tokens, emitted every {@code tokenDelayMs}. It
  * honours max_tokens (finish "length"), stop strings (finish "stop", never emitted) and cancel, and
- * records what it saw, so tests can check what reached the worker.
+ * records what it saw, so tests can check what reached the worker. With a seed it "samples": each
+ * token is a character of that text drawn by a generator seeded with it, so equal seeds give equal
+ * replies and different seeds (almost always) different ones. Like the real engine, a prompt plus
+ * max_tokens over the context length is refused at submit with {@code context_length_exceeded}
+ * and the token counts, and {@link #produced} counts every token it emitted.
  */
 final class ScriptedChatEngine implements ChatEngine {
   final String name;
@@ -29,6 +33,7 @@ final class ScriptedChatEngine implements ChatEngine {
   final AtomicInteger submitted = new AtomicInteger();
   final AtomicInteger cancelled = new AtomicInteger();
   final AtomicInteger active = new AtomicInteger();
+  final java.util.concurrent.atomic.AtomicLong produced = new java.util.concurrent.atomic.AtomicLong();
   final CopyOnWriteArrayList<GenerationRequest> requests = new CopyOnWriteArrayList<>();
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "scripted-engine");
@@ -68,6 +73,11 @@ final class ScriptedChatEngine implements ChatEngine {
     submitted.incrementAndGet();
     requests.add(request);
     int promptTokens = countTokens(request.input());
+    String what = request.input().isChat() ? "messages" : "prompt";
+    if (promptTokens >= contextLength) { // as the real engine: no room left for even one token
+      throw ZhikuException.contextLength("This model's maximum context length is " + contextLength + " tokens. However, your "
+          + what + " resulted in " + promptTokens + " tokens. Please reduce the length of the " + what + ".");
+    }
     int maxTokens = request.sampling().maxTokens() == null ? contextLength - promptTokens : request.sampling().maxTokens();
     if (promptTokens + maxTokens > contextLength) {
       throw ZhikuException.contextLength("This model's maximum context length is " + contextLength + " tokens. However, you requested "
@@ -80,6 +90,14 @@ final class ScriptedChatEngine implements ChatEngine {
       out.append(base);
     }
     String full = out.substring(0, maxTokens);
+    if (request.sampling().seed() != null) {
+      java.util.Random rng = new java.util.Random(request.sampling().seed());
+      StringBuilder sampled = new StringBuilder(maxTokens);
+      for (int i = 0; i < maxTokens; i++) {
+        sampled.append(base.charAt(rng.nextInt(base.length())));
+      }
+      full = sampled.toString();
+    }
     int cut = full.length();
     for (String stop : request.sampling().stop()) {
       int at = full.indexOf(stop);
@@ -106,6 +124,7 @@ final class ScriptedChatEngine implements ChatEngine {
           sink.onFinish(reason, promptTokens, reply.length());
           return;
         }
+        produced.incrementAndGet();
         sink.onText(String.valueOf(reply.charAt(i)), 1);
       }
     };

@@ -41,8 +41,13 @@ final class TestCluster implements AutoCloseable {
   boolean truncateEmbeddings;
 
   WorkerServer addWorker(HostedModel model, int limit, int maxQueue) {
-    WorkerConfig config = WorkerConfig.defaults().local(controllerAddress(), null, model.names()).withLimits(limit, maxQueue)
-        .withHeartbeat(200, 2000).withTruncateEmbeddings(truncateEmbeddings);
+    return addWorker(model, limit, maxQueue, c -> c);
+  }
+
+  /** A worker whose settings the test adjusts further (say, a smaller --max-body-bytes). */
+  WorkerServer addWorker(HostedModel model, int limit, int maxQueue, java.util.function.UnaryOperator<WorkerConfig> tweak) {
+    WorkerConfig config = tweak.apply(WorkerConfig.defaults().local(controllerAddress(), null, model.names()).withLimits(limit, maxQueue)
+        .withHeartbeat(200, 2000).withTruncateEmbeddings(truncateEmbeddings));
     WorkerServer w = new WorkerServer(vertx, config, model);
     await(w.start());
     workers.add(w);

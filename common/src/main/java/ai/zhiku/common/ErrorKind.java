@@ -31,13 +31,26 @@ public enum ErrorKind {
 
   public GrpcStatus grpcStatus() { return grpcStatus; }
 
-  /** The kind a gRPC status received from another process stands for. */
-  public static ErrorKind fromGrpc(GrpcStatus status) {
+  /** The {@code code} an over-limit request carries (a body or gRPC message too large). */
+  public static final String CODE_TOO_LARGE = "request_too_large";
+  /** The {@code code} of a full worker queue: the only RESOURCE_EXHAUSTED that is a 429. */
+  public static final String CODE_OVERLOADED = "overloaded";
+
+  /**
+   * The kind a gRPC status received from another process stands for, given the error code that came
+   * with it (null when none did). RESOURCE_EXHAUSTED is a 429 only when the worker said its queue is
+   * full ({@link #CODE_OVERLOADED}); gRPC itself answers RESOURCE_EXHAUSTED for a message over the size
+   * limit, which retrying can never fix, so without that code it is a 413.
+   */
+  public static ErrorKind fromGrpc(GrpcStatus status, String code) {
+    if (CODE_TOO_LARGE.equals(code)) {
+      return PAYLOAD_TOO_LARGE;
+    }
     return switch (status) {
       case INVALID_ARGUMENT, OUT_OF_RANGE, FAILED_PRECONDITION -> INVALID_REQUEST;
       case UNAUTHENTICATED, PERMISSION_DENIED -> UNAUTHORIZED;
       case NOT_FOUND -> NOT_FOUND;
-      case RESOURCE_EXHAUSTED -> OVERLOADED;
+      case RESOURCE_EXHAUSTED -> CODE_OVERLOADED.equals(code) ? OVERLOADED : PAYLOAD_TOO_LARGE;
       case UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, ABORTED -> UNAVAILABLE;
       default -> INTERNAL;
     };

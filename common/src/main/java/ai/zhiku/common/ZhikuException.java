@@ -44,7 +44,11 @@ public class ZhikuException extends RuntimeException {
   }
 
   public static ZhikuException overloaded(String message) {
-    return new ZhikuException(ErrorKind.OVERLOADED, message, null, "overloaded");
+    return new ZhikuException(ErrorKind.OVERLOADED, message, null, ErrorKind.CODE_OVERLOADED);
+  }
+
+  public static ZhikuException tooLarge(String message) {
+    return new ZhikuException(ErrorKind.PAYLOAD_TOO_LARGE, message, null, ErrorKind.CODE_TOO_LARGE);
   }
 
   public static ZhikuException unavailable(String message) {

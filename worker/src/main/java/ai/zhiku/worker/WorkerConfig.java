@@ -13,6 +13,10 @@ import java.util.List;
  * @param modelPath null: the bundled default embedding model
  * @param limitWorkerConcurrency requests served at once; more wait in a queue of {@code maxQueue}
  * @param truncateEmbeddings cut over-long embedding input to the model's limit instead of refusing it
+ * @param kvCacheMemory the chat engine's paged KV cache memory ({@code --kv-cache-memory}), null for the default
+ * @param maxBodyBytes the largest HTTP body the api-servers in front of this worker accept
+ *     ({@code --max-body-bytes}, the same flag and default as theirs); the gRPC request limit is
+ *     derived from it ({@link ai.zhiku.common.GrpcLimits#requestBytes})
  */
 public record WorkerConfig(
     String host,
@@ -33,6 +37,7 @@ public record WorkerConfig(
     long embeddingMaxWaitMicros,
     boolean truncateEmbeddings,
     long shutdownGraceMs,
+    long maxBodyBytes,
     String kvCacheMemory) {
 
   public WorkerConfig {
@@ -48,6 +53,9 @@ public record WorkerConfig(
     }
     if (embeddingMaxBatch < 1) {
       throw new IllegalArgumentException("--embedding-max-batch must be at least 1");
+    }
+    if (maxBodyBytes < 1024) {
+      throw new IllegalArgumentException("--max-body-bytes must be at least 1024");
     }
   }
 
@@ -72,6 +80,7 @@ public record WorkerConfig(
         o.getLong("embedding-max-wait-us", 2000),
         o.getBoolean("truncate-embeddings", false),
         Math.round(o.getDouble("shutdown-grace", 10.0) * 1000),
+        o.getLong("max-body-bytes", ai.zhiku.common.GrpcLimits.DEFAULT_MAX_BODY_BYTES),
         o.get("kv-cache-memory", null));
   }
 
@@ -84,25 +93,31 @@ public record WorkerConfig(
   public WorkerConfig local(String controllerAddress, Path modelPath, List<String> names) {
     return new WorkerConfig("127.0.0.1", 0, null, controllerAddress, modelPath, names, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, kvCacheMemory);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory);
   }
 
   public WorkerConfig withLimits(int limit, int queue) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limit, queue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, kvCacheMemory);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory);
   }
 
   public WorkerConfig withHeartbeat(long intervalMs, long graceMs) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, intervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, graceMs, kvCacheMemory);
+        truncateEmbeddings, graceMs, maxBodyBytes, kvCacheMemory);
   }
 
   public WorkerConfig withTruncateEmbeddings(boolean truncate) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncate, shutdownGraceMs, kvCacheMemory);
+        truncate, shutdownGraceMs, maxBodyBytes, kvCacheMemory);
+  }
+
+  public WorkerConfig withMaxBodyBytes(long bytes) {
+    return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
+        limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
+        truncateEmbeddings, shutdownGraceMs, bytes, kvCacheMemory);
   }
 
   /** Model names: as given, else the model directory's base name, else {@code fallback}. */

@@ -2,6 +2,7 @@ package ai.zhiku.worker;
 
 import ai.zhiku.common.Addresses;
 import ai.zhiku.common.ErrorKind;
+import ai.zhiku.common.GrpcLimits;
 import ai.zhiku.common.Metrics;
 import ai.zhiku.common.ZhikuException;
 import ai.zhiku.common.engine.ChatMessage;
@@ -35,8 +36,9 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.grpc.client.GrpcClient;
-import io.vertx.grpc.common.GrpcError;
+import io.vertx.grpc.common.MessageSizeOverflowException;
 import io.vertx.grpc.server.GrpcServer;
+import io.vertx.grpc.server.GrpcServerOptions;
 import io.vertx.grpc.server.GrpcServerRequest;
 import io.vertx.grpc.server.GrpcServerResponse;
 import java.util.ArrayList;
@@ -70,12 +72,14 @@ public final class WorkerServer {
   private String advertisedAddress;
   private long heartbeatTimer = -1;
   private Context context;
+  private final long requestLimit;
 
   public WorkerServer(Vertx vertx, WorkerConfig config, HostedModel model) {
     this.vertx = vertx;
     this.config = config;
     this.model = model;
     this.gate = new AdmissionGate(config.limitWorkerConcurrency(), config.maxQueue());
+    this.requestLimit = GrpcLimits.requestBytes(config.maxBodyBytes());
     Tags tags = Tags.of("model", model.names().getFirst());
     Gauge.builder("zhiku.worker.queue.length", gate, AdmissionGate::queued).tags(tags)
         .description("Requests waiting for a slot").register(Metrics.registry());
@@ -95,10 +99,10 @@ public final class WorkerServer {
 
   public Future<Integer> start() {
     context = vertx.getOrCreateContext();
-    GrpcServer grpc = GrpcServer.server(vertx);
+    GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions().setMaxMessageSize(requestLimit));
     grpc.callHandler(WorkerGrpcService.Generate, this::generate);
     grpc.callHandler(WorkerGrpcService.Embed, this::embed);
-    grpc.callHandler(WorkerGrpcService.CountTokens, req -> req.handler(msg -> {
+    grpc.callHandler(WorkerGrpcService.CountTokens, req -> refuseOversized(req).handler(msg -> {
       try {
         if (!(model instanceof HostedModel.Chat chat)) {
           throw ZhikuException.invalid("model", "model '" + msg.getModel() + "' is an embedding model; it has no token counter for prompts");
@@ -188,14 +192,16 @@ public final class WorkerServer {
   private void generate(GrpcServerRequest<ai.zhiku.protocol.GenerateRequest, GenerateChunk> req) {
     GrpcServerResponse<ai.zhiku.protocol.GenerateRequest, GenerateChunk> resp = req.response();
     Call call = new Call();
-    req.errorHandler(err -> {
-      if (err == GrpcError.CANCELLED) {
-        call.cancel();
-      }
-    });
+    refuseOversized(req);
+    // Any end of the stream from the caller's side (a reset with any code, the connection closing)
+    // cancels the call wherever it is: before its message was read, queued at the gate, or running.
+    req.errorHandler(err -> call.cancel());
     req.exceptionHandler(err -> call.cancel());
     resp.exceptionHandler(err -> call.cancel());
     req.handler(msg -> {
+      if (call.cancelled) {
+        return;
+      }
       if (!(model instanceof HostedModel.Chat chat)) {
         fail(resp, ZhikuException.invalid("model", "model '" + msg.getModel() + "' is an embedding model; use /v1/embeddings"));
         return;
@@ -211,7 +217,10 @@ public final class WorkerServer {
         fail(resp, e);
         return;
       }
-      AdmissionGate.Ticket ticket = gate.enter(() -> context.runOnContext(v -> call.start(chat, request, resp)));
+      AdmissionGate.Ticket ticket = gate.enter(() -> {
+        call.admitted = true;
+        context.runOnContext(v -> call.start(chat, request, resp));
+      });
       if (ticket == null) {
         fail(resp, ZhikuException.overloaded("worker is at its concurrency limit (" + gate.limit() + ") and its queue (" + config.maxQueue() + ") is full"));
         return;
@@ -220,15 +229,38 @@ public final class WorkerServer {
     });
   }
 
-  /** One Generate call: its admission ticket, its engine handle, and whether it has finished. */
+  /**
+   * A request message over the gRPC limit is answered with a 413-kind error that says which limit,
+   * instead of gRPC's bare RESOURCE_EXHAUSTED (which reads as "overloaded, retry").
+   */
+  private <Q, R> GrpcServerRequest<Q, R> refuseOversized(GrpcServerRequest<Q, R> req) {
+    req.invalidMessageHandler(invalid -> {
+      if (invalid instanceof MessageSizeOverflowException o) {
+        fail(req.response(), ZhikuException.tooLarge("The request (" + o.messageSize() + " bytes as a gRPC message) is larger than this worker accepts ("
+            + requestLimit + " bytes, derived from --max-body-bytes " + config.maxBodyBytes() + ")."));
+      } else {
+        fail(req.response(), ZhikuException.invalid(null, "the request message could not be decoded"));
+      }
+    });
+    return req;
+  }
+
+  /**
+   * One Generate call: its admission ticket, its engine handle, and whether it has finished. Its
+   * fields change on the worker's event loop, except the handle, set where the engine is called.
+   */
   private final class Call {
     volatile AdmissionGate.Ticket ticket;
+    /** A slot of the gate is this call's (its start ran or is scheduled): finish() must give it back. */
+    volatile boolean admitted;
+    volatile boolean cancelled;
     volatile GenerationHandle handle;
     final AtomicBoolean done = new AtomicBoolean();
 
     void start(HostedModel.Chat chat, GenerationRequest request, GrpcServerResponse<?, GenerateChunk> resp) {
-      if (done.get()) {
-        return; // cancelled between admission and start; cancel() already freed the slot
+      if (done.get() || cancelled) {
+        finish(); // cancelled between admission and start: free the slot (once)
+        return;
       }
       activeCalls.add(this);
       TokenSink sink = new TokenSink() {
@@ -294,9 +326,10 @@ public final class WorkerServer {
         }
       };
       try {
-        handle = chat.engine().submit(request, sink);
-        if (done.get()) {
-          handle.cancel();
+        GenerationHandle h = chat.engine().submit(request, sink);
+        handle = h;
+        if (done.get() || cancelled) {
+          h.cancel();
         }
       } catch (RuntimeException e) {
         if (finish()) {
@@ -305,26 +338,36 @@ public final class WorkerServer {
       }
     }
 
-    /** Marks the call finished once; frees its slot. */
+    /** Marks the call finished once; gives its slot back if it had one. */
     boolean finish() {
       if (done.compareAndSet(false, true)) {
         activeCalls.remove(this);
-        gate.release();
+        if (admitted) {
+          gate.release();
+        }
         return true;
       }
       return false;
     }
 
-    /** The caller went away (or the worker is stopping): drop it from the queue or stop the engine. */
+    /**
+     * The caller went away (or the worker is stopping): nothing happens if its message was not read
+     * yet, a queued call leaves the queue, an admitted one frees its slot and stops the engine.
+     */
     void cancel() {
+      cancelled = true;
       AdmissionGate.Ticket t = ticket;
       if (t != null && t.withdraw()) {
         done.set(true);
         return;
       }
+      if (!admitted) {
+        return; // never entered the gate; the message handler sees `cancelled`
+      }
+      finish();
       GenerationHandle h = handle;
-      if (finish() && h != null) {
-        h.cancel();
+      if (h != null) {
+        h.cancel(); // idempotent; start() cancels a handle it sets after this
       }
     }
   }
@@ -361,6 +404,7 @@ public final class WorkerServer {
 
   private void embed(GrpcServerRequest<ai.zhiku.protocol.EmbedRequest, EmbedReply> req) {
     GrpcServerResponse<ai.zhiku.protocol.EmbedRequest, EmbedReply> resp = req.response();
+    refuseOversized(req);
     req.handler(msg -> {
       if (!(model instanceof HostedModel.Embedding emb)) {
         fail(resp, ZhikuException.invalid("model", "model '" + msg.getModel() + "' is a chat model; it does not produce embeddings"));

@@ -169,7 +169,7 @@ public final class KnowledgeBaseRoutes implements KbRoutes {
     try {
       JsonObject body = json(ctx);
       String query = str(body, "query", true);
-      Integer topK = integer(body, "top_k");
+      Integer topK = ai.zhiku.api.Json.integer(body, "top_k", 1, KnowledgeBaseService.MAX_TOP_K);
       Double threshold = number(body, "score_threshold");
       SearchMode mode = SearchMode.parse(str(body, "mode", false));
       respond(ctx, blocking(() -> {
@@ -240,6 +240,7 @@ public final class KnowledgeBaseRoutes implements KbRoutes {
     return ai.zhiku.api.Json.string(o, field, required);
   }
 
+  /** A non-negative integer; the service checks the field's own range (and names it) after this. */
   private static Integer integer(JsonObject o, String field) {
     return ai.zhiku.api.Json.integer(o, field, 0, Integer.MAX_VALUE);
   }
