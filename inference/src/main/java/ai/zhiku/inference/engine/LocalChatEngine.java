@@ -362,10 +362,10 @@ public final class LocalChatEngine implements ChatEngine {
       Sequence s = p.seq();
       batch.add(new SeqStep(s.blocks, java.util.Arrays.copyOfRange(s.tokens, s.cached, s.cached + p.tokens()), s.cached));
     }
-    float[][] logits;
+    float[] logits; // row i at i * vocab
     long f0 = System.nanoTime();
     try {
-      logits = model.model().forward(batch, cache, false);
+      logits = model.model().forwardLast(batch, cache);
     } catch (RuntimeException e) {
       log.error("forward pass failed for {} sequences", batch.size(), e);
       for (Sequence s : new ArrayList<>(running)) fail(s, e);
@@ -373,6 +373,7 @@ public final class LocalChatEngine implements ChatEngine {
     }
     long forward = System.nanoTime() - f0;
     reportStep(batch, decodes);
+    int vocab = model.model().config().vocabSize();
     for (int i = 0; i < plan.size(); i++) {
       Sequence s = plan.get(i).seq();
       s.cached += plan.get(i).tokens();
@@ -382,7 +383,7 @@ public final class LocalChatEngine implements ChatEngine {
         continue;
       }
       if (s.cached < s.size) continue; // not all its tokens are in the cache yet
-      int id = s.sampler.sample(logits[i]);
+      int id = s.sampler.sample(logits, i * vocab, vocab);
       s.sampler.accept(id);
       s.append(id);
       s.generated++;

@@ -137,6 +137,29 @@ public final class DecoderModel implements AutoCloseable {
    *     of every sequence in order when {@code allPositions}
    */
   public float[][] forward(List<SeqStep> batch, KvCache cache, boolean allPositions) {
+    float[] flat = step(batch, cache, allPositions);
+    int vocab = cfg.vocabSize();
+    int rows = batch.size();
+    if (allPositions) {
+      rows = 0;
+      for (SeqStep s : batch) rows += s.tokens().length;
+    }
+    float[][] out = new float[rows][];
+    for (int r = 0; r < out.length; r++) out[r] = java.util.Arrays.copyOfRange(flat, r * vocab, (r + 1) * vocab);
+    return out;
+  }
+
+  /**
+   * Runs one step like {@link #forward} and returns the logits of each sequence's last new token in
+   * one array, row i at {@code i * vocabSize}: the engine's call, which copies no row (16 rows of a
+   * 92k vocabulary are 6 MB a step). The array may be longer than the rows and is reused by the
+   * next call on this thread.
+   */
+  public float[] forwardLast(List<SeqStep> batch, KvCache cache) {
+    return step(batch, cache, false);
+  }
+
+  private float[] step(List<SeqStep> batch, KvCache cache, boolean allPositions) {
     int total = 0;
     for (SeqStep s : batch) {
       if (s.tokens().length == 0) throw new IllegalArgumentException("a sequence step needs at least one token");
@@ -191,14 +214,7 @@ public final class DecoderModel implements AutoCloseable {
       }
       NDArray logits = w.lmHead().multiply(Layers.rmsNorm(rows, w.finalNorm(), cfg.normEps()), null);
       if (logits.getDataType() != DataType.FLOAT32) logits = logits.toType(DataType.FLOAT32, false);
-      float[] flat = logits.toFloatArray();
-      int vocab = (int) logits.getShape().get(1);
-      float[][] out = new float[(int) logits.getShape().get(0)][];
-      for (int r = 0; r < out.length; r++) {
-        out[r] = new float[vocab];
-        System.arraycopy(flat, r * vocab, out[r], 0, vocab);
-      }
-      return out;
+      return logits.toFloatArray();
     }
   }
 
@@ -207,7 +223,7 @@ public final class DecoderModel implements AutoCloseable {
    * sequence's last token, or of every token. Through PyTorch, the copies of 16 sequences' logits
    * (6 MB) in and out of a tensor took 22 of 283 ms.
    */
-  private float[][] logitsInJava(float[] x, List<SeqStep> batch, int total, boolean allPositions) {
+  private float[] logitsInJava(float[] x, List<SeqStep> batch, int total, boolean allPositions) {
     int d = cfg.hiddenSize();
     int rows = allPositions ? total : batch.size();
     float[] h = new float[rows * d];
@@ -223,20 +239,18 @@ public final class DecoderModel implements AutoCloseable {
     RowOps.rmsNorm(h, javaFinalNorm, cfg.normEps(), rows, d, h);
     Bf16Matrix head = (Bf16Matrix) w.lmHead();
     int vocab = (int) head.rows();
-    if (rows == 1) {
-      float[] logits = new float[vocab];
-      head.multiply(h, 1, logits);
-      return new float[][] {logits};
+    // one reused array for a step's logits: a fresh one this size (a G1 humongous object) every
+    // step made the head of a 16-sequence step take 37 ms instead of 21. Not for the logits of every
+    // prompt position (hundreds of MB, kept for as long as the thread lives).
+    if (allPositions && rows > 1) {
+      float[] all = new float[Math.multiplyExact(rows, vocab)];
+      head.multiply(h, rows, all);
+      return all;
     }
-    // one reused array for a decode step's logits: a fresh one this size (a G1 humongous object)
-    // every step made the head of a 16-sequence step take 37 ms instead of 21. Not for the logits of
-    // every prompt position (hundreds of MB, kept for as long as the thread lives).
-    float[] flat = rows <= Bf16Matrix.WIDEN_ROWS ? LOGITS.get() : new float[Math.multiplyExact(rows, vocab)];
+    float[] flat = LOGITS.get();
     if (flat.length < rows * vocab) LOGITS.set(flat = new float[rows * vocab]);
     head.multiply(h, rows, flat);
-    float[][] out = new float[rows][];
-    for (int r = 0; r < rows; r++) out[r] = java.util.Arrays.copyOfRange(flat, r * vocab, (r + 1) * vocab);
-    return out;
+    return flat;
   }
 
   private static final ThreadLocal<float[]> LOGITS = ThreadLocal.withInitial(() -> new float[0]);

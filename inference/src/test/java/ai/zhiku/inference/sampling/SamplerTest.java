@@ -84,4 +84,43 @@ class SamplerTest {
     for (int i = 0; i < 300; i++) seen.add(s.sample(logits.clone()));
     assertThat(seen).containsExactlyInAnyOrder(0, 1);
   }
+
+  /** The threshold search finds the nucleus a full sort finds, on a vocabulary of realistic size. */
+  @Test
+  void topPOverALargeVocabularyDrawsExactlyFromTheSortedNucleus() {
+    java.util.Random r = new java.util.Random(3);
+    int n = 20_000;
+    float[] logits = new float[n];
+    for (int i = 0; i < n; i++) logits[i] = (float) (r.nextGaussian() * 3);
+    float t = 0.7f;
+    float top = 0.6f;
+    // reference: sort by probability, keep the smallest prefix reaching top_p
+    Integer[] order = new Integer[n];
+    for (int i = 0; i < n; i++) order[i] = i;
+    java.util.Arrays.sort(order, (a, b) -> Float.compare(logits[b], logits[a]));
+    double max = logits[order[0]];
+    double sum = 0;
+    for (float l : logits) sum += Math.exp((l - max) / t);
+    java.util.Set<Integer> nucleus = new java.util.HashSet<>();
+    double cum = 0;
+    for (int j = 0; j < n && cum < top; j++) {
+      cum += Math.exp((logits[order[j]] - max) / t) / sum;
+      nucleus.add(order[j]);
+    }
+    Sampler s = new Sampler(cfg(t, top, null, null, null, null, 21L), n, new int[0]);
+    java.util.Set<Integer> seen = new java.util.HashSet<>();
+    for (int i = 0; i < 4000; i++) seen.add(s.sample(logits.clone()));
+    assertThat(nucleus).containsAll(seen);
+    assertThat(seen).contains(order[0], order[1]);
+  }
+
+  @Test
+  void plainTemperatureSamplingFollowsTheSoftmax() {
+    float[] logits = {0f, (float) Math.log(3), -50f};
+    Sampler s = new Sampler(cfg(1f, null, null, null, null, null, 4L), 3, new int[0]);
+    int[] counts = new int[3];
+    for (int i = 0; i < 4000; i++) counts[s.sample(logits.clone())]++;
+    assertThat(counts[2]).isZero();
+    assertThat(counts[1]).isBetween(2800, 3200); // 3 / 4 of the draws
+  }
 }
