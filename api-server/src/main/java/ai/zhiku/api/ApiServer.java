@@ -70,6 +70,7 @@ public final class ApiServer {
     router.route().handler(cors);
     router.get("/health").handler(ctx -> ctx.json(new JsonObject().put("status", "ok")));
     router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", Metrics.CONTENT_TYPE).end(Metrics.scrape()));
+    WebUi.mount(router);
 
     router.route("/v1/*").handler(this::authenticate);
     router.route("/api/*").handler(this::authenticate);
