@@ -58,7 +58,7 @@ async function newPage(opts = {}) {
   await context.grantPermissions(['clipboard-read', 'clipboard-write']).catch(() => {});
   const p = await context.newPage();
   p.on('pageerror', e => { console.log('  page error: ' + e.message); failed = true; });
-  p.on('console', m => { if (m.type() === 'error' && !/status of (400|401)/.test(m.text())) console.log('  console error: ' + m.text()); });
+  p.on('console', m => { if (m.type() === 'error' && !/status of (400|401|404)/.test(m.text())) console.log('  console error: ' + m.text()); });
   p.setDefaultTimeout(15000);
   return p;
 }
@@ -74,14 +74,16 @@ async function scenario(name, fn) {
     results.push([name, 'FAIL', Date.now() - start]);
     console.log(`FAIL ${name} (${Date.now() - start} ms): ${e.stack || e}`);
   } finally {
-    if (page && !page.isClosed()) await page.screenshot({ path: join(OUT, name + '.png') }).catch(() => {});
+    if (page && !page.isClosed()) await page.screenshot({ path: join(OUT, name + '.png'), fullPage: name.startsWith('0') && /kb-(upload|retrieval)/.test(name) }).catch(() => {});
   }
 }
 
 async function setNumber(selector, value) {
-  if (!await page.locator(selector).isVisible()) await page.locator('details.settings > summary').click();
+  const closed = !await page.locator(selector).isVisible();
+  if (closed) await page.locator('details.settings > summary').click();
   await page.locator(selector).fill(String(value));
   await page.locator(selector).dispatchEvent('change');
+  if (closed) await page.locator('details.settings > summary').click();
 }
 
 /** Sends a chat message; resolves the distinct text lengths the reply had while streaming. */
@@ -114,10 +116,13 @@ try {
       const nav = performance.getEntriesByType('navigation')[0];
       const res = performance.getEntriesByType('resource').filter(r => r.name.includes('/assets/'));
       const all = [nav, ...res];
-      return { fcp: fcp ? fcp.startTime : null, dcl: nav.domContentLoadedEventEnd, files: all.length,
+      return { bad: all.filter(r => r.responseStatus && r.responseStatus !== 200).map(r => r.name + ' ' + r.responseStatus),
+        fcp: fcp ? fcp.startTime : null, dcl: nav.domContentLoadedEventEnd, files: all.length,
         decoded: all.reduce((s, r) => s + r.decodedBodySize, 0), encoded: all.reduce((s, r) => s + r.encodedBodySize, 0) };
     });
     assert(perf.fcp != null, 'a first-contentful-paint entry');
+    assert(perf.bad.length === 0, 'every asset loads: ' + perf.bad);
+    assert(perf.files >= 8, 'index.html and its assets: ' + perf.files);
     console.log(`  first-contentful-paint ${perf.fcp.toFixed(0)} ms, DOMContentLoaded ${perf.dcl.toFixed(0)} ms, models listed after ${ready} ms`);
     console.log(`  page assets: ${perf.files} files, ${perf.decoded} bytes, ${perf.encoded} bytes as sent (gzip)`);
     // embedding models are not offered for chat

@@ -43,7 +43,8 @@ export function kbListView(root) {
     try {
       list = (await api('GET', '/v1/knowledge_bases')).data;
     } catch (e) {
-      status.textContent = e.message;
+      status.textContent = e.status === 404 ? t('kbDisabled') : e.message;
+      form.hidden = e.status === 404;
       return;
     }
     clear(rows);
