@@ -74,8 +74,17 @@ async function scenario(name, fn) {
     results.push([name, 'FAIL', Date.now() - start]);
     console.log(`FAIL ${name} (${Date.now() - start} ms): ${e.stack || e}`);
   } finally {
-    if (page && !page.isClosed()) await page.screenshot({ path: join(OUT, name + '.png'), fullPage: name.startsWith('0') && /kb-(upload|retrieval)/.test(name) }).catch(() => {});
+    if (page && !page.isClosed()) await shot(name);
   }
+}
+
+/** A screenshot; a knowledge base's page scrolls inside its panel, so it is taken in a taller window. */
+async function shot(name) {
+  const tall = /kb-(upload|retrieval)/.test(name);
+  const size = page.viewportSize();
+  if (tall) await page.setViewportSize({ width: size.width, height: 1500 });
+  await page.screenshot({ path: join(OUT, name + '.png') }).catch(() => {});
+  if (tall) await page.setViewportSize(size);
 }
 
 async function setNumber(selector, value) {
@@ -171,6 +180,32 @@ try {
     await sendAndWatch('Hi again');
     await page.locator('.msg.assistant.pending').waitFor({ state: 'detached' });
     assert(/8 completion tokens/.test(await lastReply().locator('.meta').textContent()), 'the next reply completed');
+  });
+
+  await scenario('03b-markdown', async () => {
+    // a stored conversation (as localStorage keeps it) whose reply has every Markdown feature and
+    // HTML that must stay text
+    const reply = '## Result\n\nSome **bold**, *italic*, `inline <code>` and [a link](https://example.com/a?b=1&c=2).\n\n'
+      + '1. first\n2. second\n   - nested\n\n| name | score |\n|:--|--:|\n| a | 0.91 |\n| b | 0.42 |\n\n'
+      + '```python\nprint("<b>hi</b>")\n```\n\n<img src=x onerror="window.__xss=1"> <script>window.__xss=2</script> [bad](javascript:window.__xss=3)';
+    await page.evaluate(reply => {
+      const convs = JSON.parse(localStorage.getItem('zhiku.conversations') || '[]');
+      convs.unshift({ id: 'mdtest', title: 'Markdown', messages: [{ role: 'user', content: 'Show me Markdown' },
+        { role: 'assistant', content: reply, meta: { model: 'seeded' } }] });
+      localStorage.setItem('zhiku.conversations', JSON.stringify(convs));
+    }, reply);
+    await page.goto(BASE + '/#/chat/mdtest');
+    const md = lastReply().locator('.md');
+    await md.locator('table').waitFor();
+    assert(await md.locator('h2').textContent() === 'Result', 'heading');
+    assert(await md.locator('strong').textContent() === 'bold' && await md.locator('em').textContent() === 'italic', 'emphasis');
+    assert(await md.locator('p code').first().textContent() === 'inline <code>', 'inline code as text');
+    assert(await md.locator('a[href="https://example.com/a?b=1&c=2"][rel~=noopener]').count() === 1, 'link');
+    assert(await md.locator('ol > li').count() === 2 && await md.locator('ol ul > li').count() === 1, 'lists');
+    assert(await md.locator('tbody tr').count() === 2 && await md.locator('td').nth(1).getAttribute('style') === 'text-align:right', 'table');
+    assert(await md.locator('pre code.language-python').textContent() === 'print("<b>hi</b>")', 'code block');
+    assert(await md.locator('img, script, b, a[href^="javascript"]').count() === 0, 'no HTML from the reply');
+    assert(await page.evaluate(() => window.__xss) === undefined, 'nothing ran');
   });
 
   await scenario('04-kb-create', async () => {
@@ -272,6 +307,10 @@ try {
     await input.waitFor();
     assert(await page.locator('header.top').isVisible(), 'the page is there behind the prompt');
     await page.screenshot({ path: join(OUT, '09-api-key-prompt.png') });
+    // a wrong key: the prompt comes back with the server's words
+    await input.fill('sk-wrong-key-123');
+    await page.locator('#api-key-save').click();
+    await page.locator('.modal .error', { hasText: 'Incorrect API key' }).waitFor();
     await input.fill(KEY);
     await page.locator('#api-key-save').click();
     await page.locator(`#model option[value="${MODEL}"]`).waitFor({ state: 'attached' });

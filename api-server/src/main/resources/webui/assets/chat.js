@@ -14,8 +14,13 @@ function load(key, fallback) {
 }
 
 const store = {
-  // a reply still marked pending was cut off by a reload
-  convs: load(CONVS, []).map(c => ({ ...c, messages: c.messages.map(m => m.meta?.pending ? { ...m, meta: { ...m.meta, pending: false, stopped: true } } : m) })),
+  convs: [],
+  // read again on every visit to the screen: another tab may have written since
+  loadConvs() {
+    // a reply still marked pending (and not streaming in this tab) was cut off by a reload
+    this.convs = load(CONVS, []).map(c => ({ ...c, messages: c.messages.map(m => m.meta?.pending
+      ? { ...m, meta: { ...m.meta, pending: false, stopped: true } } : m) }));
+  },
   settings: { model: '', kb: '', system: '', temperature: 0.7, top_p: 1, max_tokens: 1024, ...load(SETTINGS, {}) },
   saveConvs() { localStorage.setItem(CONVS, JSON.stringify(this.convs.slice(0, 200))); },
   saveSettings() { localStorage.setItem(SETTINGS, JSON.stringify(this.settings)); },
@@ -25,6 +30,7 @@ const newId = () => Date.now().toString(36) + Math.random().toString(36).slice(2
 
 export function chatView(root, convId) {
   const s = store.settings;
+  store.loadConvs();
   let conv = store.convs.find(c => c.id === convId) || null;
   let busy = null; // {controller, msg, el}
   let models = [];
@@ -256,5 +262,13 @@ export function chatView(root, convId) {
   renderMessages();
   loadPickers();
   prompt.focus();
-  return { unmount() { busy?.controller.abort(); } };
+  return {
+    unmount() {
+      if (!busy) return;
+      // leaving the screen stops the reply; keep what came so far before the next screen reads the store
+      Object.assign(busy.msg.meta, { pending: false, stopped: true });
+      store.saveConvs();
+      busy.controller.abort();
+    },
+  };
 }

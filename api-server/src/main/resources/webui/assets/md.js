@@ -40,7 +40,9 @@ function spans(raw) {
   });
   s = s.replace(/(^|[\s(])(https?:\/\/[^\s<]+[^\s<.,;:!?)'"])/g, (m, pre, url) =>
     pre + `<a href="${url}" target="_blank" rel="noopener noreferrer">${url}</a>`);
-  s = s.replace(/\*\*(?=\S)([\s\S]*?\S)\*\*|__(?=\S)([\s\S]*?\S)__/g, (m, a, b) => `<strong>${a ?? b}</strong>`);
+  s = s.replace(/\*\*(?=\S)([\s\S]*?\S)\*\*/g, '<strong>$1</strong>');
+  // underscores only at word edges: snake_case and __dunder__ names stay as written
+  s = s.replace(/(^|[^\w])__(?=\S)([\s\S]*?\S)__(?!\w)/g, '$1<strong>$2</strong>');
   s = s.replace(/(^|[^*\w])\*(?=\S)([^*]*?\S)\*(?!\*)|(^|[^_\w])_(?=\S)([^_]*?\S)_(?!\w)/g,
     (m, p1, a, p2, b) => (p1 ?? p2) + `<em>${a ?? b}</em>`);
   s = s.replace(/~~(?=\S)([\s\S]*?\S)~~/g, '<del>$1</del>');
