@@ -5,7 +5,9 @@ import { h, clear, formatBytes } from './dom.js';
 import { api, uploadFile } from './api.js';
 import { toast, confirmBox } from './app.js';
 
-const DESCRIPTIONS = 'zhiku.kbDescriptions'; // the server keeps no description; this browser does
+// The API stores no description yet: it is sent with the create call (for a server that keeps it) and
+// kept in this browser; a description in the server's JSON wins.
+const DESCRIPTIONS = 'zhiku.kbDescriptions';
 const ACCEPT = '.txt,.md,.markdown,.pdf,.docx,.html,.htm,.csv,.json';
 
 function descriptions() {
@@ -52,7 +54,7 @@ export function kbListView(root) {
     const d = descriptions();
     for (const kb of list) {
       rows.append(h('tr', { 'data-kb': kb.name },
-        h('td', h('a', { href: '#/kb/' + encodeURIComponent(kb.name) }, h('b', kb.name)), d[kb.name] ? h('div.muted', d[kb.name]) : null),
+        h('td', h('a', { href: '#/kb/' + encodeURIComponent(kb.name) }, h('b', kb.name)), kb.description || d[kb.name] ? h('div.muted', kb.description || d[kb.name]) : null),
         h('td', kb.embedding_model), h('td.num', kb.document_count), h('td.num', kb.chunk_count), h('td', when(kb.created_at)),
         h('td.actions', h('a.button.ghost', { href: '#/kb/' + encodeURIComponent(kb.name) }, t('open')),
           h('button.ghost.danger', { 'data-test': 'delete-kb', onclick: () => remove(kb.name) }, t('delete')))));
@@ -69,6 +71,7 @@ export function kbListView(root) {
   async function create(e) {
     e.preventDefault();
     const body = { name: name.value.trim() };
+    if (desc.value.trim()) body.description = desc.value.trim();
     if (emb.value) body.embedding_model = emb.value;
     try {
       await api('POST', '/v1/knowledge_bases', body);
@@ -108,12 +111,12 @@ export function kbPageView(root, kb) {
   const topK = h('input', { id: 'q-topk', type: 'number', min: 1, max: 100, value: 3 });
   const threshold = h('input', { id: 'q-threshold', type: 'number', min: 0, max: 1, step: 0.05, placeholder: '0' });
   const hits = h('div.hits', { id: 'hits' });
-  const desc = descriptions()[kb];
+  const about = h('p', descriptions()[kb] || '');
   const info = h('p.muted');
 
   root.append(h('div.page',
     h('a.back', { href: '#/kb' }, '← ' + t('back')),
-    h('h1', kb), desc ? h('p', desc) : null, info,
+    h('h1', kb), about, info,
     h('div.card',
       h('h2', t('documents')),
       h('div.table', h('table.doc-table', h('thead', h('tr', [t('name'), t('size'), t('chunks'), t('time'), ''].map(x => h('th', x)))), rows)),
@@ -132,6 +135,7 @@ export function kbPageView(root, kb) {
   async function refresh() {
     try {
       const [info_, docs] = await Promise.all([api('GET', kbPath(kb)), api('GET', kbPath(kb) + '/documents')]);
+      if (info_.description) about.textContent = info_.description;
       info.textContent = `${info_.embedding_model} · ${t('documents')} ${info_.document_count} · ${t('chunks')} ${info_.chunk_count}`;
       clear(rows);
       status.textContent = docs.data.length ? '' : t('noDocs');
