@@ -155,7 +155,16 @@ try {
   await scenario('02-chat-streaming', async () => {
     await setNumber('#set-max-tokens', 160);
     await setNumber('#set-temperature', 0.8);
+    await setNumber('#set-top-p', 0.9);
+    await page.locator('details.settings > summary').click();
+    await page.locator('#system').fill('You are a terse assistant.');
+    await page.locator('details.settings > summary').click();
+    const sent = page.waitForRequest(r => r.url().endsWith('/v1/chat/completions'));
     await sendAndWatch('Write a short note about **Markdown** tables.');
+    const body = JSON.parse((await sent).postData());
+    assert(body.stream === true && body.stream_options?.include_usage === true, 'streams with usage');
+    assert(body.temperature === 0.8 && body.top_p === 0.9 && body.max_tokens === 160, 'sampling settings sent: ' + JSON.stringify(body));
+    assert(body.messages[0].role === 'system' && body.messages[0].content === 'You are a terse assistant.', 'system prompt sent');
     await lastReply().locator('.meta').waitFor();
     const lengths = await page.evaluate(() => [...window.__lengths].filter(n => n > 0));
     console.log(`  the reply had ${lengths.length} distinct lengths while streaming`);
@@ -192,6 +201,15 @@ try {
     await sendAndWatch('Hi again');
     await page.locator('.msg.assistant.pending').waitFor({ state: 'detached' });
     assert(/8 completion tokens/.test(await lastReply().locator('.meta').textContent()), 'the next reply completed');
+    // an API error is shown in the server's words
+    await setNumber('#set-max-tokens', 999999);
+    await sendAndWatch('Too long');
+    const err = lastReply().locator('.error');
+    await err.waitFor();
+    const words = await err.textContent();
+    console.log('  error shown: ' + words);
+    assert(/maximum context length/.test(words), 'the 400 in words');
+    await setNumber('#set-max-tokens', 160);
   });
 
   await scenario('03b-markdown', async () => {
