@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  * The web UI in a real browser: Debian's chromium, driven by playwright-core from
  * {@code src/test/webui/webui-test.mjs}, against the all-in-one server that {@code bin/zhiku serve}
  * starts (the tiny InternLM2 checkpoint on the real engine, the bundled embedding model, knowledge
- * bases on the test database), plus a second one with API keys on. scripts/test-deps.sh installs
+ * bases on the test database), plus a second one with API keys on and CORS limited to another site. scripts/test-deps.sh installs
  * chromium and runs {@code npm ci}; without them the test is skipped, except under CI, where it fails.
  * Screenshots land in {@code target/webui-screenshots}.
  */
@@ -57,7 +57,9 @@ class WebUiBrowserTest {
     Main.Serving keyed = null;
     try {
       keyed = Main.serve(Options.parse(new String[] {"--model-path", model, "--no-default-embedding", "--port", "0",
-          "--controller-port", "0", "--dtype", "float32", "--api-keys", KEY}, Map.of()));
+          "--controller-port", "0", "--dtype", "float32", "--api-keys", KEY,
+          // CORS restricted to another site: the page's own requests must still pass
+          "--allowed-origins", "https://example.com"}, Map.of()));
       Path out = Path.of("target/webui-screenshots").toAbsolutePath();
       Process p = new ProcessBuilder(node, "webui-test.mjs", "--base", "http://127.0.0.1:" + open.port(),
           "--keyed-base", "http://127.0.0.1:" + keyed.port(), "--key", KEY, "--out", out.toString())
