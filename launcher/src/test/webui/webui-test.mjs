@@ -153,7 +153,7 @@ try {
   });
 
   await scenario('02-chat-streaming', async () => {
-    await setNumber('#set-max-tokens', 160);
+    await setNumber('#set-max-tokens', 96);
     await setNumber('#set-temperature', 0.8);
     await setNumber('#set-top-p', 0.9);
     await page.locator('details.settings > summary').click();
@@ -163,7 +163,7 @@ try {
     await sendAndWatch('Write a short note about **Markdown** tables.');
     const body = JSON.parse((await sent).postData());
     assert(body.stream === true && body.stream_options?.include_usage === true, 'streams with usage');
-    assert(body.temperature === 0.8 && body.top_p === 0.9 && body.max_tokens === 160, 'sampling settings sent: ' + JSON.stringify(body));
+    assert(body.temperature === 0.8 && body.top_p === 0.9 && body.max_tokens === 96, 'sampling settings sent: ' + JSON.stringify(body));
     assert(body.messages[0].role === 'system' && body.messages[0].content === 'You are a terse assistant.', 'system prompt sent');
     await lastReply().locator('.meta').waitFor();
     const lengths = await page.evaluate(() => [...window.__lengths].filter(n => n > 0));
@@ -172,7 +172,7 @@ try {
     const meta = await lastReply().locator('.meta').textContent();
     console.log('  meta: ' + meta);
     assert(/first token \d+ ms/.test(meta), 'time to first token shown');
-    assert(/\d+ prompt \+ 160 completion tokens/.test(meta), 'usage shown');
+    assert(/\d+ prompt \+ 96 completion tokens/.test(meta), 'usage shown');
     await page.locator('.conv-list li').first().waitFor();
     // regenerate replaces the reply
     await lastReply().locator('button.regenerate').click();
@@ -196,6 +196,19 @@ try {
     assert(meta.includes('stopped'), 'marked stopped: ' + meta);
     assert(await page.locator('#stop').isHidden(), 'stop button hidden again');
     console.log(`  stopped at ${len1} characters`);
+    // the server let go too: no open stream, and the worker serves nothing
+    const gauge = (text, name) => {
+      const m = text.match(new RegExp('^' + name + '\\{[^}]*model="' + MODEL + '"[^}]*\\} (\\S+)', 'm'));
+      return m ? Number(m[1]) : null;
+    };
+    let busy = null;
+    for (let i = 0; i < 50; i++) {
+      const metrics = await (await fetch(BASE + '/metrics')).text();
+      busy = [gauge(metrics, 'zhiku_open_streams'), gauge(metrics, 'zhiku_worker_running')];
+      if (busy[0] === 0 && busy[1] === 0) break;
+      await sleep(100);
+    }
+    assert(busy[0] === 0 && busy[1] === 0, 'the server cancelled the generation (open streams, worker running): ' + busy);
     // usable again: another message goes through
     await setNumber('#set-max-tokens', 8);
     await sendAndWatch('Hi again');
