@@ -176,7 +176,9 @@ export function chatView(root, convId) {
   }
 
   async function generate() {
-    const history = conv.messages.map(m => ({ role: m.role, content: m.content }));
+    // replies that failed before any text are not part of the conversation the model sees
+    const history = conv.messages.filter(m => m.role === 'user' || m.content)
+      .map(m => ({ role: m.role, content: m.content }));
     const msg = { role: 'assistant', content: '', meta: { model: modelSel.value, pending: true } };
     conv.messages.push(msg);
     store.saveConvs();
