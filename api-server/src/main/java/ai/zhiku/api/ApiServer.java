@@ -67,6 +67,7 @@ public final class ApiServer {
     for (String origin : config.corsOrigins()) {
       cors.addOrigin(origin);
     }
+    WebUi.mount(router);
     router.route().handler(cors);
     router.get("/health").handler(ctx -> ctx.json(new JsonObject().put("status", "ok")));
     router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", Metrics.CONTENT_TYPE).end(Metrics.scrape()));
