@@ -44,6 +44,45 @@ class ClusterTest {
     }
   }
 
+  /**
+   * An engine that can serve no more makes its worker unhealthy within one heartbeat: /health
+   * answers 503 with the reason, the worker leaves the controller, and requests go to the other
+   * worker of the model.
+   */
+  @Test
+  void aFailedEngineTakesItsWorkerOutOfRotationWithinOneHeartbeat() throws Exception {
+    try (TestCluster c = new TestCluster("shortest_queue", 5000)) {
+      ScriptedChatEngine bad = new ScriptedChatEngine("bad", 256, 1);
+      ScriptedChatEngine good = new ScriptedChatEngine("good", 256, 1);
+      WorkerServer failing = c.addWorker(new HostedModel.Chat(List.of("m"), bad), 4, 4);
+      c.addWorker(new HostedModel.Chat(List.of("m"), good), 4, 4);
+      c.startApi(List.of(), 1 << 20);
+      boolean[] told = new boolean[1];
+      failing.onEngineFailure(() -> told[0] = true);
+      String health = "http://" + failing.address() + "/health";
+      java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+      assertThat(http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(health)).build(),
+          HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+      long t0 = System.nanoTime();
+      bad.failure = "the engine thread failed: java.lang.OutOfMemoryError: no native memory for attention scores";
+      waitFor(() -> c.controller.registry().size() == 1, 2000);
+      long ms = (System.nanoTime() - t0) / 1_000_000;
+      assertThat(c.controller.registry().size()).as("workers after %d ms", ms).isEqualTo(1);
+      assertThat(ms).as("heartbeat interval is 200 ms").isLessThan(1000);
+      HttpResponse<String> h = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(health)).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertThat(h.statusCode()).isEqualTo(503);
+      assertThat(h.body()).contains("\"status\":\"unhealthy\"").contains("OutOfMemoryError");
+      assertThat(http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + failing.address() + "/health/live")).build(),
+          HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+      assertThat(told[0]).isTrue();
+      int before = bad.submitted.get();
+      for (int i = 0; i < 6; i++) assertThat(c.post("/v1/chat/completions", CHAT).statusCode()).isEqualTo(200);
+      assertThat(bad.submitted.get()).isEqualTo(before);
+      assertThat(good.submitted.get()).isGreaterThanOrEqualTo(6);
+    }
+  }
+
   @Test
   void aRestartedControllerIsRepopulatedByHeartbeats() throws Exception {
     try (TestCluster c = new TestCluster("lottery", 5000)) {

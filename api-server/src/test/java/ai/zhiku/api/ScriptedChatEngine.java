@@ -41,6 +41,14 @@ final class ScriptedChatEngine implements ChatEngine {
     return t;
   });
 
+  /** Set by a test to play an engine whose thread died (an Error in a step). */
+  volatile String failure;
+
+  @Override
+  public String failure() {
+    return failure;
+  }
+
   ScriptedChatEngine(String name, int contextLength, long tokenDelayMs) {
     this.name = name;
     this.contextLength = contextLength;

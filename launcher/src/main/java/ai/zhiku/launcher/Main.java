@@ -37,9 +37,12 @@ public final class Main {
         api-server   --host --port 8000 --controller-address http://H:21001 --api-keys k1,k2 --kb-database-url URL
         chat         --model-path DIR   terminal chat with a local chat model
         kb           ingest DIR --kb NAME | eval FILE --kb NAME
-        bench        engine | embeddings | serving
+        bench        engine | golden | embeddings | serving | kb
       Every flag can also come from a YAML file (--config) or the environment (ZHIKU_MODEL_PATH for --model-path).
       """;
+
+  /** Exit status of a worker whose engine failed (EX_SOFTWARE). */
+  static final int ENGINE_FAILED = 70;
 
   private Main() {}
 
@@ -76,17 +79,18 @@ public final class Main {
 
   private static void bench(String[] args) throws Exception {
     if (args.length == 0) {
-      System.err.println("usage: bin/zhiku bench engine|embeddings|serving [flags]");
+      System.err.println("usage: bin/zhiku bench engine|golden|embeddings|serving|kb [flags]");
       System.exit(2);
     }
     String[] rest = Arrays.copyOfRange(args, 1, args.length);
     switch (args[0]) {
       case "engine" -> delegate("ai.zhiku.inference.bench.EngineBenchmark", rest);
+      case "golden" -> delegate("ai.zhiku.inference.bench.GoldenCheck", rest);
       case "embeddings" -> delegate("ai.zhiku.launcher.bench.EmbeddingHttpBenchmark", rest);
       case "serving" -> delegate("ai.zhiku.launcher.bench.ServingBenchmark", rest);
       case "kb" -> delegate("ai.zhiku.kb.bench.KbBenchmark", rest);
       default -> {
-        System.err.println("unknown benchmark '" + args[0] + "': engine, embeddings, serving or kb");
+        System.err.println("unknown benchmark '" + args[0] + "': engine, golden, embeddings, serving or kb");
         System.exit(2);
       }
     }
@@ -120,6 +124,11 @@ public final class Main {
     HostedModel model = ModelLoader.load(config);
     Vertx vertx = vertx();
     WorkerServer server = new WorkerServer(vertx, config, model);
+    // a standalone worker whose engine failed exits for its supervisor (systemd, Kubernetes) to restart it
+    server.onEngineFailure(() -> {
+      log.error("exiting with status {} so that the worker is restarted: {}", ENGINE_FAILED, server.unhealthy());
+      System.exit(ENGINE_FAILED);
+    });
     await(server.start());
     onShutdown(() -> {
       await(server.close());

@@ -66,6 +66,9 @@ public final class WorkerServer {
   private final AdmissionGate gate;
   private final Set<Call> activeCalls = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean draining = new AtomicBoolean();
+  /** Why the model can serve no more (its engine failed), or null. */
+  private volatile String unhealthy;
+  private volatile Runnable onEngineFailure = () -> { };
   private HttpServer server;
   private GrpcClient grpcClient;
   private ControllerGrpcClient controller;
@@ -116,8 +119,11 @@ public final class WorkerServer {
     grpc.callHandler(WorkerGrpcService.Details, req -> req.handler(msg -> req.response().send(details())));
 
     Router router = Router.router(vertx);
-    router.get("/health").handler(ctx -> ctx.json(new JsonObject().put("status", draining.get() ? "draining" : "ok")
-        .put("models", model.names()).put("running", gate.running()).put("queued", gate.queued())));
+    // /health and /health/ready: 503 while draining or once the engine failed (with the reason), so a
+    // load balancer or supervisor sees it; /health/live: the process answers
+    router.get("/health").handler(this::health);
+    router.get("/health/ready").handler(this::health);
+    router.get("/health/live").handler(ctx -> ctx.json(new JsonObject().put("status", "alive")));
     router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", Metrics.CONTENT_TYPE).end(Metrics.scrape()));
 
     server = ai.zhiku.common.SharedPort.create(vertx, config.host(), config.port(), grpc, router);
@@ -172,8 +178,47 @@ public final class WorkerServer {
         .mapEmpty();
   }
 
+  private void health(io.vertx.ext.web.RoutingContext ctx) {
+    String reason = unhealthy;
+    String status = reason != null ? "unhealthy" : draining.get() ? "draining" : "ok";
+    JsonObject body = new JsonObject().put("status", status).put("models", model.names())
+        .put("running", gate.running()).put("queued", gate.queued());
+    if (reason != null) body.put("reason", reason);
+    ctx.response().setStatusCode(status.equals("ok") ? 200 : 503);
+    ctx.json(body);
+  }
+
+  /** Called once, on the event loop, when the engine has failed and the worker has left the controller. */
+  public void onEngineFailure(Runnable action) {
+    this.onEngineFailure = action;
+  }
+
+  /** Why this worker serves no more, or null while it is healthy. */
+  public String unhealthy() {
+    return unhealthy;
+  }
+
+  /**
+   * An engine that failed makes the worker unhealthy: it leaves the controller (which then routes
+   * its model elsewhere at once), stops heartbeating, answers /health with 503 and the reason, and
+   * tells its owner, which exits for its supervisor (a standalone worker) or keeps serving the rest.
+   */
+  private boolean checkEngine() {
+    if (unhealthy != null) return false;
+    String reason = model instanceof HostedModel.Chat chat ? chat.engine().failure() : null;
+    if (reason == null) return true;
+    unhealthy = reason;
+    log.error("model {} can serve no more ({}); leaving the controller", model.names(), reason);
+    if (heartbeatTimer >= 0) vertx.cancelTimer(heartbeatTimer);
+    Future<Void> left = controller == null ? Future.succeededFuture()
+        : controller.deregister(DeregisterRequest.newBuilder().setWorkerAddress(advertisedAddress).build())
+            .<Void>mapEmpty().recover(e -> Future.succeededFuture());
+    left.onComplete(v -> onEngineFailure.run());
+    return false;
+  }
+
   private void heartbeat() {
-    if (draining.get()) {
+    if (draining.get() || !checkEngine()) {
       return;
     }
     controller.heartbeat(HeartbeatRequest.newBuilder().setWorkerAddress(advertisedAddress)
@@ -208,6 +253,10 @@ public final class WorkerServer {
       }
       if (draining.get()) {
         fail(resp, ZhikuException.unavailable("worker is shutting down"));
+        return;
+      }
+      if (unhealthy != null) {
+        fail(resp, ZhikuException.unavailable("the model's engine failed and serves no more: " + unhealthy));
         return;
       }
       GenerationRequest request;

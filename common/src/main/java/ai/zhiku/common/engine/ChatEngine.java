@@ -26,6 +26,12 @@ public interface ChatEngine extends AutoCloseable {
   /** Installs the listener told about every forward pass (for metrics); engines without one ignore it. */
   default void stepListener(StepListener listener) {}
 
+  /**
+   * Why the engine can serve no more (its thread died: an Error in a step, native memory gone), or
+   * null while it is healthy. Once set it stays set; the worker reports it and stops taking traffic.
+   */
+  default String failure() { return null; }
+
   /** The scheduler's and KV cache's state now (cheap: read from any thread), or {@link EngineStats#NONE}. */
   default EngineStats stats() { return EngineStats.NONE; }
 

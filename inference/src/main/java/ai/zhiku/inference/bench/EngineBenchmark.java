@@ -31,7 +31,8 @@ import java.util.Random;
  *
  * <pre>
  * EngineBenchmark [--shape internlm2-1.8b|chatglm2-6b] [--dtype float32|float16|bfloat16] [--layers N]
- *                 [--prompt 512] [--steps 16] [--seqs 1,8] [--context 16] [--threads 2] [--model-path DIR]
+ *                 [--prompt 512] [--steps 16] [--seqs 1,8] [--context 16] [--threads 2] [--device cpu|cuda]
+ *                 [--model-path DIR]
  * EngineBenchmark --write-checkpoint DIR [--shape ...]
  * </pre>
  * Reports weight build (or, with --model-path, load) time, prefill tokens/s for one prompt,
@@ -62,6 +63,7 @@ public final class EngineBenchmark {
     int steps = 16;
     int context = 16;
     int threads = 2;
+    String deviceName = "cpu";
     List<Integer> seqs = List.of(1, 8);
     Path modelPath = null;
     Path writeTo = null;
@@ -75,6 +77,7 @@ public final class EngineBenchmark {
         case "--steps" -> steps = Integer.parseInt(v);
         case "--context" -> context = Math.max(16, Integer.parseInt(v) / 16 * 16);
         case "--threads" -> threads = Integer.parseInt(v);
+        case "--device" -> deviceName = v;
         case "--seqs" -> seqs = java.util.Arrays.stream(v.split(",")).map(Integer::parseInt).toList();
         case "--model-path" -> modelPath = Path.of(v);
         case "--write-checkpoint" -> writeTo = Path.of(v);
@@ -92,7 +95,7 @@ public final class EngineBenchmark {
       return;
     }
     Engines.configureThreads(threads, 1);
-    Device device = Engines.cpu();
+    Device device = Engines.device(deviceName);
     Precision precision = ModelFamilies.precision(dtypeName, device);
     int maxSeqs = seqs.stream().mapToInt(Integer::intValue).max().orElse(1);
     String kernel = precision == Precision.BFLOAT16 ? ", " + Bf16Matmul.kernel() + " kernel" : "";
@@ -156,6 +159,10 @@ public final class EngineBenchmark {
         + (long) cfg.hiddenSize() * cfg.numHeads() * cfg.headDim() + 3L * cfg.ffnSize() * cfg.hiddenSize())
         + (long) cfg.vocabSize() * cfg.hiddenSize();
     int bytes = precision == Precision.FLOAT32 ? 4 : 2;
+    if (!device.equals(Device.cpu())) {
+      System.out.printf("weights read per decode step %.2f GB%n", perStep * bytes / 1e9);
+      return;
+    }
     double gbs = readSpeed();
     System.out.printf("weights read per decode step %.2f GB; memory read speed now (bf16 kernel over 1 GiB) %.1f GB/s; "
         + "bandwidth-bound ceiling for one sequence %.1f tokens/s%n", perStep * bytes / 1e9, gbs, gbs * 1e9 / (perStep * bytes));

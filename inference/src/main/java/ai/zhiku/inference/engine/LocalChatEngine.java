@@ -68,6 +68,7 @@ public final class LocalChatEngine implements ChatEngine {
   private final List<Sequence> running = new ArrayList<>();
   private final Thread thread;
   private volatile boolean closed;
+  private volatile String failure;
   private volatile ai.zhiku.common.engine.StepListener stepListener = ai.zhiku.common.engine.StepListener.NONE;
   private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -190,6 +191,7 @@ public final class LocalChatEngine implements ChatEngine {
 
   @Override
   public GenerationHandle submit(GenerationRequest request, TokenSink sink) {
+    if (failure != null) throw ZhikuException.unavailable("the chat engine failed and serves no more: " + failure);
     if (closed) throw ZhikuException.unavailable("the chat engine is shut down");
     String text = render(request.input());
     int[] ids = model.tokenizer().encode(text, true);
@@ -214,6 +216,10 @@ public final class LocalChatEngine implements ChatEngine {
         new IncrementalDetokenizer(model.tokenizer(), sampling.stop()), sink, commands);
     inFlight.incrementAndGet();
     commands.add(seq);
+    if (failure != null && commands.remove(seq)) { // the thread died after the check above: nobody would answer
+      inFlight.decrementAndGet();
+      throw ZhikuException.unavailable("the chat engine failed and serves no more: " + failure);
+    }
     return seq;
   }
 
@@ -244,12 +250,19 @@ public final class LocalChatEngine implements ChatEngine {
       shutdown();
     } catch (RuntimeException | Error e) {
       log.error("engine thread failed", e);
-      for (Sequence s : new ArrayList<>(running)) fail(s, e);
-      for (Sequence s : waiting) fail(s, e);
-      waiting.clear();
+      failure = "the engine thread failed: " + e;
       closed = true;
+      for (Sequence s : new ArrayList<>(running)) fail(s, e);
+      for (Sequence s : new ArrayList<>(waiting)) fail(s, e);
+      Object c;
+      while ((c = commands.poll()) != null) {
+        if (c instanceof Sequence s) fail(s, e);
+      }
     }
   }
+
+  @Override
+  public String failure() { return failure; }
 
   private void handle(Object c) {
     if (c instanceof Sequence s) {

@@ -56,4 +56,36 @@ class EngineLifecycleTest {
         .isInstanceOfSatisfying(ZhikuException.class, z -> assertThat(z.kind()).isEqualTo(ErrorKind.UNAVAILABLE));
     e.close(); // idempotent
   }
+
+  /**
+   * An Error inside a step (a test hook: a step listener that throws one, as the native attention
+   * throws OutOfMemoryError when malloc fails) ends the engine thread: the engine reports why, every
+   * sequence it held gets an error (none hangs), and new requests are refused as unavailable.
+   */
+  @Test
+  void anErrorInAStepMarksTheEngineFailedAndAnswersEveryone() throws Exception {
+    try (ChatEngine e = ChatEngineFactory.open(new ChatEngineConfig(Goldens.dir("internlm2-tiny"), "cpu", "float32", null, 1))) {
+      assertThat(e.failure()).isNull();
+      AtomicInteger steps = new AtomicInteger();
+      e.stepListener((sequences, prefill, decode, kv) -> {
+        if (steps.incrementAndGet() == 3) throw new OutOfMemoryError("test hook: no native memory for attention scores");
+      });
+      CollectingSink running = new CollectingSink();
+      e.submit(new GenerationRequest("r", PromptInput.ofPrompt("a"), SamplingParams.greedy(500), false), running);
+      CollectingSink queued = new CollectingSink();
+      e.submit(new GenerationRequest("q", PromptInput.ofPrompt("b"), SamplingParams.greedy(5), false), queued);
+      long deadline = System.nanoTime() + 5_000_000_000L;
+      while ((!running.finished() || !queued.finished()) && System.nanoTime() < deadline) Thread.sleep(10);
+      assertThat(running.finished()).isTrue();
+      assertThat(queued.finished()).isTrue();
+      assertThat(running.error).isNotNull();
+      assertThat(queued.error).isNotNull();
+      assertThat(e.failure()).contains("OutOfMemoryError").contains("test hook");
+      assertThatThrownBy(() -> e.submit(new GenerationRequest("n", PromptInput.ofPrompt("c"), SamplingParams.greedy(1), false), new CollectingSink()))
+          .isInstanceOfSatisfying(ZhikuException.class, z -> {
+            assertThat(z.kind()).isEqualTo(ErrorKind.UNAVAILABLE);
+            assertThat(z.getMessage()).contains("OutOfMemoryError");
+          });
+    }
+  }
 }
