@@ -374,17 +374,19 @@ public final class WorkerServer {
           });
         }
       };
-      try {
+      // rendering the template and tokenizing (a 300 KB prompt takes tens of ms) run on a worker
+      // thread, not on the event loop that every other call of this worker shares
+      vertx.<GenerationHandle>executeBlocking(() -> {
+        if (done.get() || cancelled) return null;
         GenerationHandle h = chat.engine().submit(request, sink);
         handle = h;
-        if (done.get() || cancelled) {
-          h.cancel();
-        }
-      } catch (RuntimeException e) {
+        if (done.get() || cancelled) h.cancel();
+        return h;
+      }, false).onFailure(e -> {
         if (finish()) {
           fail(resp, e);
         }
-      }
+      });
     }
 
     /** Marks the call finished once; gives its slot back if it had one. */
