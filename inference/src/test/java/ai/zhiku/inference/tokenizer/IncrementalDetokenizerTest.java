@@ -52,4 +52,44 @@ class IncrementalDetokenizerTest {
     // a partial match that never completes is released at the end
     assertThat(stream(intern, intern.encode("see Obs", false), List.of("Observation:"), new java.util.ArrayList<>())).isEqualTo("see Obs");
   }
+
+  /**
+   * Long replies stream to exactly their one-shot decoding with the window: every golden prompt's
+   * ids, repeated into a few hundred tokens of mixed text, through both families' tokenizers.
+   */
+  @Test
+  void longRepliesStreamToTheirOneShotDecoding() {
+    String sample = "第一段：模型在 CPU 上运行。It's 2026, isn't it? 数字 3.14159 和 emoji 😀！\n"
+        + "  indented code: for (int i = 0; i < n; i++) { x += i; }\n'quoted' words , spaced . marks ! 你好";
+    for (Tokenizer t : List.of(glm, intern)) {
+      StringBuilder b = new StringBuilder();
+      for (int i = 0; i < 12; i++) b.append(sample).append(i);
+      int[] ids = t.encode(b.toString(), false);
+      assertThat(ids.length).isGreaterThan(300);
+      assertThat(stream(t, ids, List.of(), new java.util.ArrayList<>())).isEqualTo(t.decode(ids, true));
+    }
+  }
+
+  /** Decoding work per token stays constant: the ids decoded over a long reply grow linearly, not quadratically. */
+  @Test
+  void decodingWorkPerTokenDoesNotGrowWithTheReply() {
+    for (Tokenizer inner : List.of(glm, intern)) {
+      long[] decoded = new long[1];
+      Tokenizer counting = new Tokenizer() {
+        public int[] encode(String text, boolean special) { return inner.encode(text, special); }
+        public List<String> tokenize(String text) { return inner.tokenize(text); }
+        public String decode(int[] ids, boolean skip) {
+          decoded[0] += ids.length;
+          return inner.decode(ids, skip);
+        }
+        public int unstableSuffix(CharSequence d) { return inner.unstableSuffix(d); }
+        public int vocabSize() { return inner.vocabSize(); }
+      };
+      StringBuilder b = new StringBuilder();
+      for (int i = 0; i < 60; i++) b.append("模型在 CPU 上运行, it's fast . 第").append(i).append("行\n");
+      int[] ids = inner.encode(b.toString(), false);
+      assertThat(stream(counting, ids, List.of(), new java.util.ArrayList<>())).isEqualTo(inner.decode(ids, true));
+      assertThat(decoded[0]).as("ids decoded for %d ids", ids.length).isLessThan(20L * ids.length);
+    }
+  }
 }
