@@ -6,6 +6,7 @@ import ai.zhiku.common.ZhikuException;
 import ai.zhiku.inference.engine.Engines;
 import ai.zhiku.inference.kernel.CpuFlags;
 import ai.zhiku.inference.model.chatglm2.ChatGlm2Model;
+import ai.zhiku.inference.model.chatglm3.ChatGlm3Model;
 import ai.zhiku.inference.model.internlm2.InternLm2Model;
 import ai.zhiku.inference.weights.CheckpointException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -70,8 +71,11 @@ public final class ModelFamilies {
 
   /** Loads the chat model in {@code dir} onto {@code device}. */
   public static ChatModel load(Path dir, Device device, Precision precision) {
-    ChatModel model = loadWith(dir, device, precision, true, (arch, m) -> isGlm(arch)
-        ? ChatGlm2Model.load(dir, JSON, m, precision) : InternLm2Model.load(dir, JSON, m, precision));
+    ChatModel model = loadWith(dir, device, precision, true, (arch, m) -> switch (family(arch, dir)) {
+      case "chatglm3" -> ChatGlm3Model.load(dir, JSON, m, precision);
+      case "chatglm2" -> ChatGlm2Model.load(dir, JSON, m, precision);
+      default -> InternLm2Model.load(dir, JSON, m, precision);
+    });
     ModelConfig c = model.model().config();
     log.info("loaded {} ({} layers, hidden {}, vocab {}) as {} on {}", model.family(), c.numLayers(),
         c.hiddenSize(), c.vocabSize(), precision.flag(), device);
@@ -82,6 +86,12 @@ public final class ModelFamilies {
   public static DecoderModel loadDecoder(Path dir, Device device, Precision precision) {
     return loadWith(dir, device, precision, false, (arch, m) -> isGlm(arch)
         ? ChatGlm2Model.decoder(dir, JSON, m, precision) : InternLm2Model.decoder(dir, JSON, m, precision));
+  }
+
+  /** The family of a checkpoint with a supported architecture: ChatGLM2 and ChatGLM3 share theirs. */
+  static String family(String arch, Path dir) {
+    if (isGlm(arch)) return ChatGlm3Model.isChatGlm3(dir, JSON) ? "chatglm3" : "chatglm2";
+    return "internlm2";
   }
 
   private static boolean isGlm(String arch) {

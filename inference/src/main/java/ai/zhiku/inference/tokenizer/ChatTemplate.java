@@ -2,24 +2,46 @@ package ai.zhiku.inference.tokenizer;
 
 import ai.zhiku.common.ZhikuException;
 import ai.zhiku.common.engine.ChatMessage;
+import ai.zhiku.common.engine.ChatTool;
 import java.util.List;
 
-/** Renders OpenAI chat messages into the prompt string a model was trained on. */
-public sealed interface ChatTemplate permits ChatTemplate.ChatGlm2, ChatTemplate.ChatMl {
+/**
+ * Renders OpenAI chat messages (and the tools offered) into the prompt a model was trained on,
+ * and says how to read tool calls back out of its replies.
+ */
+public sealed interface ChatTemplate permits ChatTemplate.ChatGlm2, ChatTemplate.ChatMl, ChatGlm3Template {
 
   String name();
 
   /** The prompt text (without the tokenizer's special-token prefix), ending where the reply starts. */
   String render(List<ChatMessage> messages);
 
-  /** The template named {@code name} ("chatglm2", "internlm2" / "chatml"). */
+  /** The prompt with tools offered; templates without a tool format refuse tools. */
+  default String render(List<ChatMessage> messages, List<ChatTool> tools) {
+    if (!tools.isEmpty()) throw ZhikuException.invalid("tools", "the " + name() + " chat template has no tool format");
+    return render(messages);
+  }
+
+  /**
+   * The prompt's token ids, with the model's prefix. Most templates render text and tokenize it
+   * once; a family whose official code builds the prompt from ids (ChatGLM3) overrides this.
+   */
+  default int[] encode(List<ChatMessage> messages, List<ChatTool> tools, Tokenizer tokenizer) {
+    return tokenizer.encode(render(messages, tools), true);
+  }
+
+  /** How replies rendered with {@code tools} are read back, or null when the template has no tool format. */
+  default ai.zhiku.inference.tools.ToolCallParser toolParser(List<ChatTool> tools) { return null; }
+
+  /** The template named {@code name} ("chatglm2", "chatglm3", "internlm2" / "chatml"). */
   static ChatTemplate named(String name) {
     return switch (name) {
       case "chatglm2" -> new ChatGlm2();
+      case "chatglm3" -> new ChatGlm3Template();
       case "internlm2" -> new ChatMl("internlm2", InternLm2Defaults.META_INSTRUCTION);
       case "chatml" -> new ChatMl("chatml", null);
       default -> throw ZhikuException.invalid("chat_template", "unknown chat template '" + name
-          + "'; known: chatglm2, internlm2, chatml");
+          + "'; known: chatglm2, chatglm3, internlm2, chatml");
     };
   }
 

@@ -26,6 +26,38 @@ class ModelFamiliesTest {
   }
 
   @Test
+  void chatGlm3IsToldApartFromChatGlm2ByItsTokenizerFiles() throws Exception {
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    assertThat(ModelFamilies.family("ChatGLMModel", Goldens.dir("chatglm3-tiny"))).isEqualTo("chatglm3");
+    assertThat(ModelFamilies.family("ChatGLMModel", Goldens.dir("chatglm2-tiny"))).isEqualTo("chatglm2");
+    // the shipped tokenizer code decides, whatever the directory is called
+    java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("chatglm2-named");
+    try {
+      java.nio.file.Files.writeString(dir.resolve("tokenization_chatglm.py"),
+          "role_special_tokens = [\"<|system|>\", \"<|user|>\", \"<|assistant|>\", \"<|observation|>\"]");
+      assertThat(ai.zhiku.inference.model.chatglm3.ChatGlm3Model.isChatGlm3(dir, json)).isTrue();
+      java.nio.file.Files.writeString(dir.resolve("tokenization_chatglm.py"), "class SPTokenizer: pass");
+      java.nio.file.Files.writeString(dir.resolve("tokenizer_config.json"), "{\"name_or_path\": \"THUDM/chatglm3-6b\"}");
+      assertThat(ai.zhiku.inference.model.chatglm3.ChatGlm3Model.isChatGlm3(dir, json)).isFalse();
+    } finally {
+      try (var files = java.nio.file.Files.list(dir)) {
+        for (var f : files.toList()) java.nio.file.Files.delete(f);
+      }
+      java.nio.file.Files.delete(dir);
+    }
+  }
+
+  @Test
+  void chatGlm3StopsAtEosUserAndObservation() {
+    try (ChatModel m = ModelFamilies.load(Goldens.dir("chatglm3-tiny"), Engines.cpu(), Precision.FLOAT32)) {
+      assertThat(m.family()).isEqualTo("chatglm3");
+      assertThat(m.template().name()).isEqualTo("chatglm3");
+      assertThat(m.stopIds()).containsExactly(DecoderGoldenTest.ints(
+          Goldens.json("chatglm3-tiny", "golden.json").get("eos_token_ids")));
+    }
+  }
+
+  @Test
   void unsupportedArchitectureIsRefusedNamingIt() {
     assertThatThrownBy(() -> ModelFamilies.load(Goldens.dir("bge-small-zh-hf"), Engines.cpu(), Precision.FLOAT32))
         .isInstanceOf(CheckpointException.class)
