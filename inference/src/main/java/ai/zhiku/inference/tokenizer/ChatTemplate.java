@@ -9,7 +9,7 @@ import java.util.List;
  * Renders OpenAI chat messages (and the tools offered) into the prompt a model was trained on,
  * and says how to read tool calls back out of its replies.
  */
-public sealed interface ChatTemplate permits ChatTemplate.ChatGlm2, ChatTemplate.ChatMl, ChatGlm3Template {
+public sealed interface ChatTemplate permits ChatTemplate.ChatGlm2, ChatTemplate.ChatMl, ChatGlm3Template, JinjaTemplate {
 
   String name();
 
