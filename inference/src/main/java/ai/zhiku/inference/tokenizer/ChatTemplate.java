@@ -96,22 +96,67 @@ public sealed interface ChatTemplate permits ChatTemplate.ChatGlm2, ChatTemplate
   /**
    * ChatML as InternLM2's {@code build_inputs} writes it: an optional system block (the
    * model's default meta instruction when the request has no system message), one block per
-   * message, then {@code <|im_start|>assistant\n}.
+   * message, then {@code <|im_start|>assistant\n}. Tools follow InternLM2's plugin format (its chat
+   * format documentation, as LMDeploy renders it): after the system block a
+   * {@code <|im_start|>system name=<|plugin|>\n} block with {@code json.dumps} of the tools'
+   * function objects; an assistant call is appended to its content as
+   * {@code <|action_start|><|plugin|>\n{"name": ..., "parameters": {...}}<|action_end|>}; a tool
+   * result is an {@code <|im_start|>environment name=<|plugin|>\n} block.
    */
   record ChatMl(String name, String defaultSystem) implements ChatTemplate {
     @Override
     public String render(List<ChatMessage> messages) {
-      checkRoles(messages);
+      return render(messages, List.of());
+    }
+
+    @Override
+    public String render(List<ChatMessage> messages, List<ChatTool> tools) {
+      if (messages.isEmpty()) throw ZhikuException.invalid("messages", "messages must not be empty");
+      for (ChatMessage m : messages) {
+        if (!List.of("system", "user", "assistant", "tool").contains(m.role())) {
+          throw ZhikuException.invalid("messages", "unsupported role '" + m.role() + "'; allowed: system, user, assistant, tool");
+        }
+        if (m.content() == null) throw ZhikuException.invalid("messages", "message content must not be null");
+      }
       StringBuilder out = new StringBuilder();
-      boolean hasSystem = messages.stream().anyMatch(m -> m.role().equals("system"));
-      if (!hasSystem && defaultSystem != null && !defaultSystem.isEmpty()) {
+      boolean hasSystem = messages.get(0).role().equals("system");
+      if (messages.stream().noneMatch(m -> m.role().equals("system")) && defaultSystem != null && !defaultSystem.isEmpty()) {
         out.append("<|im_start|>system\n").append(defaultSystem).append("<|im_end|>\n");
       }
-      for (ChatMessage m : messages) {
-        out.append("<|im_start|>").append(m.role()).append('\n').append(m.content()).append("<|im_end|>\n");
+      String plugins = null;
+      if (!tools.isEmpty()) {
+        var fns = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode();
+        for (ChatTool t : tools) {
+          var n = ai.zhiku.inference.tools.PyJson.parse(t.json(), "tools");
+          fns.add(n.has("function") ? n.get("function") : n);
+        }
+        plugins = "<|im_start|>system name=<|plugin|>\n" + ai.zhiku.inference.tools.PyJson.dumps(fns) + "<|im_end|>\n";
+        if (!hasSystem) out.append(plugins);
+      }
+      for (int i = 0; i < messages.size(); i++) {
+        ChatMessage m = messages.get(i);
+        if (m.role().equals("tool")) {
+          out.append("<|im_start|>environment name=<|plugin|>\n").append(m.content()).append("<|im_end|>\n");
+        } else {
+          out.append("<|im_start|>").append(m.role()).append('\n').append(m.content());
+          for (ai.zhiku.common.engine.ToolCall c : m.toolCalls()) {
+            var fn = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+            fn.put("name", c.name());
+            fn.set("parameters", ai.zhiku.inference.tools.PyJson.parse(
+                c.arguments() == null || c.arguments().isBlank() ? "{}" : c.arguments(), "messages"));
+            out.append("<|action_start|><|plugin|>\n").append(ai.zhiku.inference.tools.PyJson.dumps(fn)).append("<|action_end|>");
+          }
+          out.append("<|im_end|>\n");
+        }
+        if (i == 0 && hasSystem && plugins != null) out.append(plugins);
       }
       out.append("<|im_start|>assistant\n");
       return out.toString();
+    }
+
+    @Override
+    public ai.zhiku.inference.tools.ToolCallParser toolParser(List<ChatTool> tools) {
+      return new ai.zhiku.inference.tools.InternLm2ToolParser();
     }
   }
 }
