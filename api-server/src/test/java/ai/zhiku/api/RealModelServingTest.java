@@ -20,18 +20,19 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The real decoders (tiny ChatGLM2 and InternLM2 checkpoints from the goldens) served through
+ * The real decoders (tiny ChatGLM2, ChatGLM3, InternLM2 and Qwen2 checkpoints from the goldens) served through
  * worker, controller and api-server: a greedy chat over HTTP must give the official code's greedy
  * continuation, token for token, with the prompt the official template builds.
  */
 class RealModelServingTest {
   static TestCluster cluster;
   static final Path GOLDEN = Path.of(System.getProperty("zhiku.golden.dir"));
+  static final List<String> MODELS = List.of("chatglm2-tiny", "internlm2-tiny", "chatglm3-tiny", "qwen2-tiny");
 
   @BeforeAll
   static void start() {
     cluster = new TestCluster("shortest_queue", 5000);
-    for (String model : List.of("chatglm2-tiny", "internlm2-tiny")) {
+    for (String model : MODELS) {
       cluster.addWorker(new HostedModel.Chat(List.of(model),
           ChatEngineFactory.open(new ChatEngineConfig(GOLDEN.resolve(model), "cpu", "float32", null, 4))), 8, 8);
     }
@@ -69,7 +70,7 @@ class RealModelServingTest {
 
   static Stream<Arguments> cases() throws Exception {
     List<Arguments> out = new ArrayList<>();
-    for (String model : List.of("chatglm2-tiny", "internlm2-tiny")) {
+    for (String model : MODELS) {
       JsonObject golden = new JsonObject(Files.readString(GOLDEN.resolve(model).resolve("golden.json")));
       JsonArray eos = golden.getJsonArray("eos_token_ids");
       for (Object o : golden.getJsonArray("cases")) {
@@ -79,7 +80,14 @@ class RealModelServingTest {
         boolean stopsEarly = greedy.getJsonArray("new_ids").stream().anyMatch(eos::contains);
         boolean defaultSystem = !c.containsKey("meta_instruction")
             || c.getString("meta_instruction").equals(golden.getString("default_meta_instruction"));
-        if (text != null && !stopsEarly && defaultSystem) {
+        // ChatGLM3's role ids decode to their text in the golden; the served text leaves special ids out
+        boolean roleToken = model.equals("chatglm3-tiny")
+            && greedy.getJsonArray("new_ids").stream().anyMatch(id -> ((Number) id).intValue() >= 64789);
+        // tool turns need the API's tools wiring (separate work); the families' tool formats are tested in inference
+        boolean tools = c.getValue("tools") != null || (c.containsKey("history") && c.getJsonArray("history").stream()
+            .anyMatch(h -> h instanceof JsonObject m && (m.containsKey("tools") || !m.getString("metadata", "").isEmpty())))
+            || "observation".equals(c.getString("role"));
+        if (text != null && !stopsEarly && defaultSystem && !roleToken && !tools) {
           out.add(Arguments.of(model, c.getString("name"), c));
         }
       }
@@ -91,12 +99,23 @@ class RealModelServingTest {
   @MethodSource("cases")
   void greedyChatOverHttpMatchesTheOfficialCode(String model, String name, JsonObject c) throws Exception {
     JsonArray messages = new JsonArray();
-    for (Object turn : c.getJsonArray("history")) {
-      JsonArray pair = (JsonArray) turn;
-      messages.add(new JsonObject().put("role", "user").put("content", pair.getString(0)));
-      messages.add(new JsonObject().put("role", "assistant").put("content", pair.getString(1)));
+    if (c.containsKey("messages")) { // qwen2: the messages given to the template
+      for (Object m : c.getJsonArray("messages")) {
+        JsonObject msg = (JsonObject) m;
+        messages.add(new JsonObject().put("role", msg.getString("role")).put("content", msg.getString("content")));
+      }
+    } else {
+      for (Object turn : c.getJsonArray("history")) {
+        if (turn instanceof JsonObject msg) { // chatglm3: build_chat_input's message dicts
+          messages.add(new JsonObject().put("role", msg.getString("role")).put("content", msg.getString("content")));
+          continue;
+        }
+        JsonArray pair = (JsonArray) turn;
+        messages.add(new JsonObject().put("role", "user").put("content", pair.getString(0)));
+        messages.add(new JsonObject().put("role", "assistant").put("content", pair.getString(1)));
+      }
+      messages.add(new JsonObject().put("role", "user").put("content", c.getString("query")));
     }
-    messages.add(new JsonObject().put("role", "user").put("content", c.getString("query")));
     JsonObject body = new JsonObject().put("model", model).put("messages", messages).put("temperature", 0).put("max_tokens", 12);
     HttpResponse<String> r = cluster.post("/v1/chat/completions", body.encode());
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);

@@ -93,6 +93,34 @@ public final class CheckpointWriter {
         tensors.add(new Tensor("model.norm.weight", new long[] {h}, true));
         tensors.add(new Tensor("output.weight", new long[] {vocab, h}, false));
       }
+      case "qwen2" -> {
+        ModelConfig.Rope.RotateHalf rope = (ModelConfig.Rope.RotateHalf) c.rope();
+        int kvDim = c.numKvHeads() * c.headDim();
+        config.putArray("architectures").add("Qwen2ForCausalLM");
+        config.put("model_type", "qwen2").put("hidden_size", h).put("num_hidden_layers", c.numLayers())
+            .put("num_attention_heads", c.numHeads()).put("num_key_value_heads", c.numKvHeads()).put("intermediate_size", ffn)
+            .put("vocab_size", vocab).put("max_position_embeddings", c.contextLength()).put("rms_norm_eps", c.normEps())
+            .put("rope_theta", rope.base()).put("hidden_act", "silu").put("tie_word_embeddings", false)
+            .put("use_sliding_window", false).put("torch_dtype", "bfloat16");
+        tensors.add(new Tensor("model.embed_tokens.weight", new long[] {vocab, h}, false));
+        for (int l = 0; l < c.numLayers(); l++) {
+          String p = "model.layers." + l + ".";
+          tensors.add(new Tensor(p + "input_layernorm.weight", new long[] {h}, true));
+          tensors.add(new Tensor(p + "self_attn.q_proj.weight", new long[] {attn, h}, false));
+          tensors.add(new Tensor(p + "self_attn.q_proj.bias", new long[] {attn}, false));
+          tensors.add(new Tensor(p + "self_attn.k_proj.weight", new long[] {kvDim, h}, false));
+          tensors.add(new Tensor(p + "self_attn.k_proj.bias", new long[] {kvDim}, false));
+          tensors.add(new Tensor(p + "self_attn.v_proj.weight", new long[] {kvDim, h}, false));
+          tensors.add(new Tensor(p + "self_attn.v_proj.bias", new long[] {kvDim}, false));
+          tensors.add(new Tensor(p + "self_attn.o_proj.weight", new long[] {h, attn}, false));
+          tensors.add(new Tensor(p + "post_attention_layernorm.weight", new long[] {h}, true));
+          tensors.add(new Tensor(p + "mlp.gate_proj.weight", new long[] {ffn, h}, false));
+          tensors.add(new Tensor(p + "mlp.up_proj.weight", new long[] {ffn, h}, false));
+          tensors.add(new Tensor(p + "mlp.down_proj.weight", new long[] {h, ffn}, false));
+        }
+        tensors.add(new Tensor("model.norm.weight", new long[] {h}, true));
+        tensors.add(new Tensor("lm_head.weight", new long[] {vocab, h}, false)); // the 7B layout; 1.5B ties it
+      }
       default -> throw new IllegalArgumentException("no checkpoint layout for family " + c.family());
     }
     JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("config.json").toFile(), config);

@@ -30,8 +30,8 @@ import java.util.Random;
  * Speed of the decoder on random weights with a real model's shape (not a test).
  *
  * <pre>
- * EngineBenchmark [--shape internlm2-1.8b|chatglm2-6b] [--dtype float32|float16|bfloat16] [--layers N]
- *                 [--prompt 512] [--steps 16] [--seqs 1,8] [--context 16] [--threads 2] [--device cpu|cuda]
+ * EngineBenchmark [--shape internlm2-1.8b|chatglm2-6b|chatglm3-6b|qwen2.5-1.5b|qwen2.5-7b] [--dtype float32|float16|bfloat16]
+ *                 [--layers N] [--prompt 512] [--steps 16] [--seqs 1,8] [--context 16] [--threads 2] [--device cpu|cuda]
  *                 [--model-path DIR]
  * EngineBenchmark --write-checkpoint DIR [--shape ...]
  * </pre>
@@ -49,9 +49,16 @@ public final class EngineBenchmark {
     return switch (name) {
       case "internlm2-1.8b" -> new ModelConfig("internlm2", 2048, layers > 0 ? layers : 24, 16, 8, 128, 8192, 92544,
           32768, 1e-5f, false, new ModelConfig.Rope.RotateHalf(1_000_000, "none", 1, 32768));
-      case "chatglm2-6b" -> new ModelConfig("chatglm2", 4096, layers > 0 ? layers : 28, 32, 2, 128, 13696, 65024,
+      // ChatGLM3-6B has ChatGLM2-6B's architecture and sizes
+      case "chatglm2-6b", "chatglm3-6b" -> new ModelConfig("chatglm2", 4096, layers > 0 ? layers : 28, 32, 2, 128, 13696, 65024,
           32768, 1e-5f, true, new ModelConfig.Rope.Interleaved(64, 10000));
-      default -> throw new IllegalArgumentException("unknown shape " + name + " (internlm2-1.8b, chatglm2-6b)");
+      // Qwen2.5-1.5B/7B-Instruct's config.json: GQA with 2 / 4 key-value heads, q/k/v bias, rope_theta 1e6
+      case "qwen2.5-1.5b" -> new ModelConfig("qwen2", 1536, layers > 0 ? layers : 28, 12, 2, 128, 8960, 151936,
+          32768, 1e-6f, true, new ModelConfig.Rope.RotateHalf(1_000_000, "none", 1, 32768));
+      case "qwen2.5-7b" -> new ModelConfig("qwen2", 3584, layers > 0 ? layers : 28, 28, 4, 128, 18944, 152064,
+          32768, 1e-6f, true, new ModelConfig.Rope.RotateHalf(1_000_000, "none", 1, 32768));
+      default -> throw new IllegalArgumentException("unknown shape " + name
+          + " (internlm2-1.8b, chatglm2-6b, chatglm3-6b, qwen2.5-1.5b, qwen2.5-7b)");
     };
   }
 

@@ -181,20 +181,25 @@ public final class LocalChatEngine implements ChatEngine {
   }
 
   private String render(PromptInput input) {
-    return input.isChat() ? template.render(input.messages()) : input.prompt();
+    return input.isChat() ? template.render(input.messages(), input.tools()) : input.prompt();
+  }
+
+  /** The prompt's ids: a chat through its template (which may build them from ids), a prompt tokenized. */
+  private int[] encode(PromptInput input) {
+    return input.isChat() ? template.encode(input.messages(), input.tools(), model.tokenizer())
+        : model.tokenizer().encode(input.prompt(), true);
   }
 
   @Override
   public int countTokens(PromptInput input) {
-    return model.tokenizer().encode(render(input), true).length;
+    return encode(input).length;
   }
 
   @Override
   public GenerationHandle submit(GenerationRequest request, TokenSink sink) {
     if (failure != null) throw ZhikuException.unavailable("the chat engine failed and serves no more: " + failure);
     if (closed) throw ZhikuException.unavailable("the chat engine is shut down");
-    String text = render(request.input());
-    int[] ids = model.tokenizer().encode(text, true);
+    int[] ids = encode(request.input());
     String what = request.input().isChat() ? "messages" : "prompt";
     if (ids.length >= contextLength) {
       throw ZhikuException.contextLength("This model's maximum context length is " + contextLength
@@ -211,7 +216,7 @@ public final class LocalChatEngine implements ChatEngine {
       throw ZhikuException.overloaded("the chat engine has " + MAX_WAITING + " requests waiting; retry later");
     }
     DecoderModel m = model.model();
-    Sequence seq = new Sequence(request.requestId(), ids, request.echo() ? text : null, sampling,
+    Sequence seq = new Sequence(request.requestId(), ids, request.echo() ? render(request.input()) : null, sampling,
         new Sampler(sampling, m.config().vocabSize(), ids),
         new IncrementalDetokenizer(model.tokenizer(), sampling.stop()), sink, commands);
     inFlight.incrementAndGet();

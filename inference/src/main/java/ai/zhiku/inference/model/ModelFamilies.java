@@ -6,7 +6,9 @@ import ai.zhiku.common.ZhikuException;
 import ai.zhiku.inference.engine.Engines;
 import ai.zhiku.inference.kernel.CpuFlags;
 import ai.zhiku.inference.model.chatglm2.ChatGlm2Model;
+import ai.zhiku.inference.model.chatglm3.ChatGlm3Model;
 import ai.zhiku.inference.model.internlm2.InternLm2Model;
+import ai.zhiku.inference.model.qwen2.Qwen2Model;
 import ai.zhiku.inference.weights.CheckpointException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -20,7 +22,7 @@ public final class ModelFamilies {
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ModelFamilies.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final List<String> ARCHITECTURES = List.of(
-      ChatGlm2Model.ARCHITECTURE, "ChatGLMForConditionalGeneration", InternLm2Model.ARCHITECTURE);
+      ChatGlm2Model.ARCHITECTURE, "ChatGLMForConditionalGeneration", InternLm2Model.ARCHITECTURE, Qwen2Model.ARCHITECTURE);
 
   private ModelFamilies() {}
 
@@ -70,8 +72,12 @@ public final class ModelFamilies {
 
   /** Loads the chat model in {@code dir} onto {@code device}. */
   public static ChatModel load(Path dir, Device device, Precision precision) {
-    ChatModel model = loadWith(dir, device, precision, true, (arch, m) -> isGlm(arch)
-        ? ChatGlm2Model.load(dir, JSON, m, precision) : InternLm2Model.load(dir, JSON, m, precision));
+    ChatModel model = loadWith(dir, device, precision, true, (arch, m) -> switch (family(arch, dir)) {
+      case "chatglm3" -> ChatGlm3Model.load(dir, JSON, m, precision);
+      case "chatglm2" -> ChatGlm2Model.load(dir, JSON, m, precision);
+      case "qwen2" -> Qwen2Model.load(dir, JSON, m, precision);
+      default -> InternLm2Model.load(dir, JSON, m, precision);
+    });
     ModelConfig c = model.model().config();
     log.info("loaded {} ({} layers, hidden {}, vocab {}) as {} on {}", model.family(), c.numLayers(),
         c.hiddenSize(), c.vocabSize(), precision.flag(), device);
@@ -80,8 +86,18 @@ public final class ModelFamilies {
 
   /** The decoder of the chat model in {@code dir}, without tokenizer or template (benchmarks). */
   public static DecoderModel loadDecoder(Path dir, Device device, Precision precision) {
-    return loadWith(dir, device, precision, false, (arch, m) -> isGlm(arch)
-        ? ChatGlm2Model.decoder(dir, JSON, m, precision) : InternLm2Model.decoder(dir, JSON, m, precision));
+    return loadWith(dir, device, precision, false, (arch, m) -> switch (family(arch, dir)) {
+      case "chatglm2", "chatglm3" -> ChatGlm2Model.decoder(dir, JSON, m, precision);
+      case "qwen2" -> Qwen2Model.decoder(dir, JSON, m, precision);
+      default -> InternLm2Model.decoder(dir, JSON, m, precision);
+    });
+  }
+
+  /** The family of a checkpoint with a supported architecture: ChatGLM2 and ChatGLM3 share theirs. */
+  static String family(String arch, Path dir) {
+    if (isGlm(arch)) return ChatGlm3Model.isChatGlm3(dir, JSON) ? "chatglm3" : "chatglm2";
+    if (arch.equals(Qwen2Model.ARCHITECTURE)) return "qwen2";
+    return "internlm2";
   }
 
   private static boolean isGlm(String arch) {

@@ -2,24 +2,46 @@ package ai.zhiku.inference.tokenizer;
 
 import ai.zhiku.common.ZhikuException;
 import ai.zhiku.common.engine.ChatMessage;
+import ai.zhiku.common.engine.ChatTool;
 import java.util.List;
 
-/** Renders OpenAI chat messages into the prompt string a model was trained on. */
-public sealed interface ChatTemplate permits ChatTemplate.ChatGlm2, ChatTemplate.ChatMl {
+/**
+ * Renders OpenAI chat messages (and the tools offered) into the prompt a model was trained on,
+ * and says how to read tool calls back out of its replies.
+ */
+public sealed interface ChatTemplate permits ChatTemplate.ChatGlm2, ChatTemplate.ChatMl, ChatGlm3Template, JinjaTemplate {
 
   String name();
 
   /** The prompt text (without the tokenizer's special-token prefix), ending where the reply starts. */
   String render(List<ChatMessage> messages);
 
-  /** The template named {@code name} ("chatglm2", "internlm2" / "chatml"). */
+  /** The prompt with tools offered; templates without a tool format refuse tools. */
+  default String render(List<ChatMessage> messages, List<ChatTool> tools) {
+    if (!tools.isEmpty()) throw ZhikuException.invalid("tools", "the " + name() + " chat template has no tool format");
+    return render(messages);
+  }
+
+  /**
+   * The prompt's token ids, with the model's prefix. Most templates render text and tokenize it
+   * once; a family whose official code builds the prompt from ids (ChatGLM3) overrides this.
+   */
+  default int[] encode(List<ChatMessage> messages, List<ChatTool> tools, Tokenizer tokenizer) {
+    return tokenizer.encode(render(messages, tools), true);
+  }
+
+  /** How replies rendered with {@code tools} are read back, or null when the template has no tool format. */
+  default ai.zhiku.inference.tools.ToolCallParser toolParser(List<ChatTool> tools) { return null; }
+
+  /** The template named {@code name} ("chatglm2", "chatglm3", "internlm2" / "chatml"). */
   static ChatTemplate named(String name) {
     return switch (name) {
       case "chatglm2" -> new ChatGlm2();
+      case "chatglm3" -> new ChatGlm3Template();
       case "internlm2" -> new ChatMl("internlm2", InternLm2Defaults.META_INSTRUCTION);
       case "chatml" -> new ChatMl("chatml", null);
       default -> throw ZhikuException.invalid("chat_template", "unknown chat template '" + name
-          + "'; known: chatglm2, internlm2, chatml");
+          + "'; known: chatglm2, chatglm3, internlm2, chatml");
     };
   }
 
@@ -74,22 +96,67 @@ public sealed interface ChatTemplate permits ChatTemplate.ChatGlm2, ChatTemplate
   /**
    * ChatML as InternLM2's {@code build_inputs} writes it: an optional system block (the
    * model's default meta instruction when the request has no system message), one block per
-   * message, then {@code <|im_start|>assistant\n}.
+   * message, then {@code <|im_start|>assistant\n}. Tools follow InternLM2's plugin format (its chat
+   * format documentation, as LMDeploy renders it): after the system block a
+   * {@code <|im_start|>system name=<|plugin|>\n} block with {@code json.dumps} of the tools'
+   * function objects; an assistant call is appended to its content as
+   * {@code <|action_start|><|plugin|>\n{"name": ..., "parameters": {...}}<|action_end|>}; a tool
+   * result is an {@code <|im_start|>environment name=<|plugin|>\n} block.
    */
   record ChatMl(String name, String defaultSystem) implements ChatTemplate {
     @Override
     public String render(List<ChatMessage> messages) {
-      checkRoles(messages);
+      return render(messages, List.of());
+    }
+
+    @Override
+    public String render(List<ChatMessage> messages, List<ChatTool> tools) {
+      if (messages.isEmpty()) throw ZhikuException.invalid("messages", "messages must not be empty");
+      for (ChatMessage m : messages) {
+        if (!List.of("system", "user", "assistant", "tool").contains(m.role())) {
+          throw ZhikuException.invalid("messages", "unsupported role '" + m.role() + "'; allowed: system, user, assistant, tool");
+        }
+        if (m.content() == null) throw ZhikuException.invalid("messages", "message content must not be null");
+      }
       StringBuilder out = new StringBuilder();
-      boolean hasSystem = messages.stream().anyMatch(m -> m.role().equals("system"));
-      if (!hasSystem && defaultSystem != null && !defaultSystem.isEmpty()) {
+      boolean hasSystem = messages.get(0).role().equals("system");
+      if (messages.stream().noneMatch(m -> m.role().equals("system")) && defaultSystem != null && !defaultSystem.isEmpty()) {
         out.append("<|im_start|>system\n").append(defaultSystem).append("<|im_end|>\n");
       }
-      for (ChatMessage m : messages) {
-        out.append("<|im_start|>").append(m.role()).append('\n').append(m.content()).append("<|im_end|>\n");
+      String plugins = null;
+      if (!tools.isEmpty()) {
+        var fns = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode();
+        for (ChatTool t : tools) {
+          var n = ai.zhiku.inference.tools.PyJson.parse(t.json(), "tools");
+          fns.add(n.has("function") ? n.get("function") : n);
+        }
+        plugins = "<|im_start|>system name=<|plugin|>\n" + ai.zhiku.inference.tools.PyJson.dumps(fns) + "<|im_end|>\n";
+        if (!hasSystem) out.append(plugins);
+      }
+      for (int i = 0; i < messages.size(); i++) {
+        ChatMessage m = messages.get(i);
+        if (m.role().equals("tool")) {
+          out.append("<|im_start|>environment name=<|plugin|>\n").append(m.content()).append("<|im_end|>\n");
+        } else {
+          out.append("<|im_start|>").append(m.role()).append('\n').append(m.content());
+          for (ai.zhiku.common.engine.ToolCall c : m.toolCalls()) {
+            var fn = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+            fn.put("name", c.name());
+            fn.set("parameters", ai.zhiku.inference.tools.PyJson.parse(
+                c.arguments() == null || c.arguments().isBlank() ? "{}" : c.arguments(), "messages"));
+            out.append("<|action_start|><|plugin|>\n").append(ai.zhiku.inference.tools.PyJson.dumps(fn)).append("<|action_end|>");
+          }
+          out.append("<|im_end|>\n");
+        }
+        if (i == 0 && hasSystem && plugins != null) out.append(plugins);
       }
       out.append("<|im_start|>assistant\n");
       return out.toString();
+    }
+
+    @Override
+    public ai.zhiku.inference.tools.ToolCallParser toolParser(List<ChatTool> tools) {
+      return new ai.zhiku.inference.tools.InternLm2ToolParser();
     }
   }
 }

@@ -246,6 +246,15 @@ public final class SentencePieceModel {
    * leading {@code ▁}.
    */
   public String decode(int[] ids, java.util.function.IntPredicate empty) {
+    return decode(ids, empty, true);
+  }
+
+  /**
+   * As {@link #decode(int[], java.util.function.IntPredicate)}; with {@code atStart} false the ids
+   * continue text decoded before them (pieces joined into one DecodePieces call), so no leading
+   * {@code ▁} is removed.
+   */
+  public String decode(int[] ids, java.util.function.IntPredicate empty, boolean atStart) {
     StringBuilder sb = new StringBuilder();
     byte[] bytes = new byte[16];
     int nb = 0;
@@ -261,7 +270,7 @@ public final class SentencePieceModel {
       }
       if (empty.test(id) || id < 0 || id >= pieces.length || types[id] == CONTROL) continue;
       String p = types[id] == UNKNOWN ? " \u2047 " : pieces[id];
-      if (sb.isEmpty() && (addDummyPrefix || removeExtraWhitespaces) && p.startsWith(SPACE)) p = p.substring(1);
+      if (atStart && sb.isEmpty() && (addDummyPrefix || removeExtraWhitespaces) && p.startsWith(SPACE)) p = p.substring(1);
       sb.append(p.replace(SPACE, " "));
     }
     if (nb > 0) appendUtf8(sb, bytes, nb);

@@ -49,7 +49,7 @@ class DecoderGoldenTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"chatglm2-tiny", "internlm2-tiny"})
+  @ValueSource(strings = {"chatglm2-tiny", "internlm2-tiny", "chatglm3-tiny", "qwen2-tiny"})
   void casesMatchOfficialCode(String name) {
     JsonNode g = Goldens.json(name, "golden.json");
     try (ChatModel cm = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), Precision.FLOAT32);
@@ -83,7 +83,7 @@ class DecoderGoldenTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"chatglm2-tiny", "internlm2-tiny"})
+  @ValueSource(strings = {"chatglm2-tiny", "internlm2-tiny", "chatglm3-tiny", "qwen2-tiny"})
   void paddedBatchRowsMatchWhenRunUnpaddedTogether(String name) {
     JsonNode b = Goldens.json(name, "golden.json").get("batch");
     try (ChatModel cm = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), Precision.FLOAT32);
@@ -133,7 +133,7 @@ class DecoderGoldenTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"chatglm2-tiny", "internlm2-tiny"})
+  @ValueSource(strings = {"chatglm2-tiny", "internlm2-tiny", "chatglm3-tiny", "qwen2-tiny"})
   void promptPrefilledInChunksBesideAnotherSequenceMatches(String name) {
     JsonNode cases = Goldens.json(name, "golden.json").get("cases");
     int[] a = ints(cases.get(0).get("input_ids"));

@@ -7,7 +7,7 @@ package ai.zhiku.inference.model;
  */
 final class Tables {
   static final int SLOTS = 4;
-  static final int LENGTH = 256;
+  static final int LENGTH = 512; // the longest golden case (qwen2 tool_call_result) has 313 + 12 tokens
   private static final int PER_SLOT = LENGTH / KvCache.DEFAULT_BLOCK_SIZE;
 
   private Tables() {}

@@ -6,7 +6,11 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Map;
 
-/** InternLM2's config.json (internlm/internlm2-chat-*), the fields the decoder needs. */
+/**
+ * InternLM2's and InternLM2.5's config.json (internlm/internlm2-chat-*, internlm2_5-*-chat), the
+ * fields the decoder needs. InternLM2.5 differs only in values: rope_theta, rope_scaling (dynamic
+ * NTK with its factor) and max_position_embeddings (up to 262144 in the -1m variant).
+ */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record InternLm2Config(
     @JsonProperty("hidden_size") int hiddenSize,
@@ -21,6 +25,17 @@ public record InternLm2Config(
     @JsonProperty("rope_scaling") Map<String, Object> ropeScaling,
     @JsonProperty("bias") boolean bias,
     @JsonProperty("hidden_act") String hiddenAct) {
+
+  /**
+   * The longest sequence served. Dynamic NTK scaling (InternLM2.5's configs) exists to run past
+   * max_position_embeddings, where it starts raising the rotary base: its range is
+   * max_position_embeddings x factor (vLLM's rule; internlm2_5-7b-chat-1m: 262144 x 2.5). Without
+   * scaling, or with linear scaling, it is max_position_embeddings.
+   */
+  int servedContext(String scaling, double factor) {
+    if (!scaling.equals("dynamic") || factor <= 1) return maxPositionEmbeddings;
+    return (int) Math.min(Integer.MAX_VALUE - 1, Math.floor(maxPositionEmbeddings * factor));
+  }
 
   public ModelConfig toModelConfig() {
     if (hiddenAct != null && !hiddenAct.equals("silu")) {
@@ -38,7 +53,7 @@ public record InternLm2Config(
     }
     int kv = numKvHeads == null ? numHeads : numKvHeads;
     return new ModelConfig("internlm2", hiddenSize, numLayers, numHeads, kv, hiddenSize / numHeads,
-        intermediateSize, vocabSize, maxPositionEmbeddings, rmsNormEps == null ? 1e-6f : rmsNormEps, bias,
+        intermediateSize, vocabSize, servedContext(scaling, factor), rmsNormEps == null ? 1e-6f : rmsNormEps, bias,
         new ModelConfig.Rope.RotateHalf(ropeTheta == null ? 10000.0 : ropeTheta, scaling, factor, maxPositionEmbeddings));
   }
 }

@@ -1,0 +1,48 @@
+package ai.zhiku.inference.tools;
+
+import ai.zhiku.common.engine.ToolCall;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * InternLM2's plugin calls, as its chat format defines them:
+ * {@code <|action_start|><|plugin|>\n{"name": ..., "parameters": {...}}<|action_end|>}. The reply
+ * must be decoded with its special tokens. Content is the text before the first action.
+ */
+public final class InternLm2ToolParser implements ToolCallParser {
+  static final String START = "<|action_start|><|plugin|>";
+  static final String END = "<|action_end|>";
+
+  @Override
+  public Parsed parse(String raw) {
+    int first = raw.indexOf(START);
+    if (first < 0) {
+      int e = raw.indexOf("<|im_end|>");
+      String c = (e >= 0 ? raw.substring(0, e) : raw).stripTrailing();
+      return new Parsed(c.strip().isEmpty() ? null : c, List.of());
+    }
+    List<ToolCall> calls = new ArrayList<>();
+    int at = first;
+    while (at >= 0) {
+      int end = raw.indexOf(END, at);
+      String body = end < 0 ? raw.substring(at + START.length()) : raw.substring(at + START.length(), end);
+      int brace = body.indexOf('{');
+      ToolCall call = brace < 0 ? null : QwenToolParser.call(body.substring(brace).strip());
+      if (call != null) calls.add(call);
+      if (end < 0) break;
+      at = raw.indexOf(START, end);
+    }
+    String content = raw.substring(0, first).stripTrailing();
+    return new Parsed(content.isEmpty() ? null : content, calls);
+  }
+
+  @Override
+  public String stableContent(String raw) {
+    int first = raw.indexOf(START);
+    String before = first >= 0 ? raw.substring(0, first) : raw.substring(0, raw.length() - ToolCallParser.partialMarker(raw, START));
+    int end = before.indexOf("<|im_end|>");
+    if (end >= 0) before = before.substring(0, end);
+    else before = before.substring(0, before.length() - ToolCallParser.partialMarker(before, "<|im_end|>"));
+    return before.stripTrailing();
+  }
+}

@@ -1,0 +1,67 @@
+package ai.zhiku.inference.tools;
+
+import ai.zhiku.common.engine.ToolCall;
+import java.util.List;
+
+/**
+ * Turns a family's raw reply (decoded with its special tokens) back into content and tool calls.
+ * A parser never puts any part of a call into content: a call cut short (the reply hit its token
+ * limit) is dropped, not shown as text.
+ */
+public interface ToolCallParser {
+  /** Content (null when there is none) and the calls, in order; calls have no id (the API assigns one). */
+  record Parsed(String content, List<ToolCall> calls) {
+    public Parsed {
+      calls = List.copyOf(calls);
+    }
+  }
+
+  /** The whole reply, once generation has ended. */
+  Parsed parse(String raw);
+
+  /**
+   * Content of a reply still being generated that no continuation can change: always a prefix of
+   * {@code parse(raw + anything).content()}. Streaming sends this much and holds back the rest.
+   */
+  String stableContent(String partialRaw);
+
+  /** Feeds a streamed reply through {@code parser}: content deltas while it grows, the calls at the end. */
+  final class Stream {
+    private final ToolCallParser parser;
+    private final StringBuilder raw = new StringBuilder();
+    private int sent;
+
+    public Stream(ToolCallParser parser) { this.parser = parser; }
+
+    /** Appends a text delta; returns the content that may be sent now (possibly empty). */
+    public String push(String delta) {
+      raw.append(delta);
+      String stable = parser.stableContent(raw.toString());
+      if (stable.length() <= sent) return "";
+      String out = stable.substring(sent);
+      sent = stable.length();
+      return out;
+    }
+
+    /** Ends the reply: the content not sent yet (possibly empty) and the calls. */
+    public Parsed finish() {
+      Parsed p = parser.parse(raw.toString());
+      String content = p.content() == null ? "" : p.content();
+      String rest = content.length() > sent ? content.substring(sent) : "";
+      return new Parsed(rest, p.calls());
+    }
+  }
+
+  /** {@code s} without trailing whitespace. */
+  static String stripTrailing(String s) {
+    return s.stripTrailing();
+  }
+
+  /** The longest suffix of {@code s} that is a proper prefix of {@code marker} (text that might start it). */
+  static int partialMarker(String s, String marker) {
+    for (int k = Math.min(marker.length() - 1, s.length()); k > 0; k--) {
+      if (s.regionMatches(s.length() - k, marker, 0, k)) return k;
+    }
+    return 0;
+  }
+}
