@@ -104,6 +104,7 @@ public final class KbCommand {
     String server = o.get(SERVER).replaceAll("/+$", "");
     Api api = new Api(server, o.get(API_KEY), o.get(KB));
     try {
+      api.health(); // a server that is not there is one sentence, before any progress bar
       if (args[0].equals("ingest")) {
         return ingest(api, Path.of(o.positional().get(0)), o.getBoolean(CREATE));
       }
@@ -284,6 +285,11 @@ public final class KbCommand {
         b.header("Authorization", "Bearer " + apiKey);
       }
       return b;
+    }
+
+    void health() throws IOException, InterruptedException {
+      http.send(HttpRequest.newBuilder(URI.create(server + "/health")).timeout(Duration.ofSeconds(10)).GET().build(),
+          HttpResponse.BodyHandlers.discarding());
     }
 
     HttpResponse<String> postJson(String path, JsonNode body) throws IOException, InterruptedException {
