@@ -112,7 +112,10 @@ public final class Options {
       }
       return out;
     } catch (IOException e) {
-      throw new IllegalArgumentException("--config: cannot read " + file.getFileName() + ": " + e.getMessage(), e);
+      throw new IllegalArgumentException("--config: cannot read " + file + ": " + e.getMessage(), e);
+    } catch (org.yaml.snakeyaml.error.YAMLException e) {
+      String why = e.getCause() instanceof IOException io ? io.getMessage() : e.getMessage().lines().findFirst().orElse("");
+      throw new IllegalArgumentException("--config " + file + " is not a readable YAML mapping (" + why + ")", e);
     }
   }
 

@@ -55,7 +55,7 @@ public final class KbCommand {
 
   private static final Flag KB = Flag.text("kb", null, "the knowledge base's name (required)");
   private static final Flag SERVER = Flag.of("server", Flag.Kind.URL, DEFAULT_SERVER, "the Zhiku server");
-  private static final Flag API_KEY = Flag.text("api-key", null, "API key of the server (also ZHIKU_API_KEY)").shownDefault("none");
+  private static final Flag API_KEY = Flag.text("api-key", null, "API key of the server (or ZHIKU_API_KEY in the environment)").shownDefault("none");
   private static final Flag CREATE = Flag.bool("create", "create the knowledge base first when it does not exist");
   private static final Flag TOP_K = Flag.integer("top-k", 5, "chunks retrieved per question").alias("k");
   private static final Flag MODE = Flag.choice("mode", "hybrid", "retrieval mode", "hybrid", "dense", "keyword");
