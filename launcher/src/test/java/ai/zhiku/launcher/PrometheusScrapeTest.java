@@ -93,6 +93,13 @@ class PrometheusScrapeTest {
           HttpResponse.BodyHandlers.ofString()).body();
       assertVllmSeriesMoved(metrics);
       assertThat(query(http, promPort, "sum(vllm:generation_tokens_total{model_name=\"internlm2-tiny\"})")).isEqualTo(5.0);
+      // a streaming request too: some series of the dashboard (open streams) exist from the first stream on
+      HttpResponse<String> stream = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + serving.port() + "/v1/chat/completions"))
+          .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+              "{\"model\":\"internlm2-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"你好\"}],\"max_tokens\":3,\"stream\":true}"))
+          .build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(stream.body()).contains("[DONE]");
+      assertThat(query(http, promPort, "sum(zhiku_open_streams)")).isEqualTo(0.0);
       assertDashboardResolves(http, promPort);
     } finally {
       prometheus.destroy();
