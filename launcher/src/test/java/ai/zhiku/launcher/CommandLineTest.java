@@ -61,6 +61,19 @@ class CommandLineTest {
     }
   }
 
+  @Test
+  void theReadmeFlagTableNamesEveryFlag() throws Exception {
+    String readme = Files.readString(Path.of(System.getProperty("user.dir")).getParent().resolve("README.md"));
+    for (Map.Entry<String, Flags> e : Commands.all().entrySet()) {
+      if (e.getKey().startsWith("bench")) {
+        continue; // benchmarks: their --help and BENCHMARKS.md
+      }
+      for (Flag f : e.getValue().flags()) {
+        assertThat(readme).as("README names --" + f.name() + " of " + e.getKey()).contains("`--" + f.name());
+      }
+    }
+  }
+
   private static Set<String> listed(String help) {
     Set<String> out = new HashSet<>();
     Matcher m = HELP_LINE.matcher(help);
