@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What the test suite needs besides PostgreSQL (scripts/postgres.sh installs that):
 # - Prometheus, which a test starts against a running Zhiku to read a metric back through its query API;
+# - tmux, in which a test drives the terminal chat as a person would (keys, Ctrl-C);
 # - Debian's chromium (and a CJK font for readable screenshots) plus the browser harness's npm packages
 #   (playwright-core, pinned in launcher/src/test/webui/package-lock.json; it never downloads a browser),
 #   which WebUiBrowserTest drives.
@@ -12,6 +13,7 @@ need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test-deps.sh: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -12,7 +12,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The api-server's meters. Labels stay bounded: routes are a fixed set, status is a number, and a
- * model label is only ever a model the controller reported (anything else becomes "unknown").
+ * model label is only ever a model the controller reported (anything else becomes "unknown", and a
+ * request that names no model, such as /v1/models, is "none"). Histograms have a dozen buckets each.
  */
 public final class ApiMetrics {
   private final MeterRegistry registry = Metrics.registry();
@@ -31,38 +32,61 @@ public final class ApiMetrics {
     this.authFailures = Counter.builder("zhiku.auth.failures").description("Requests refused for a missing or wrong API key").register(registry);
   }
 
+  /** "none" for requests that name no model (/v1/models, a body without one), "unknown" for a model not served. */
   private String model(String model) {
-    return model != null && upstream.isKnownModel(model) ? model : "unknown";
+    if (model == null || model.isEmpty()) {
+      return "none";
+    }
+    return upstream.isKnownModel(model) ? model : "unknown";
+  }
+
+  // Bucket bounds per metric, in seconds: a dozen each, spanning what the metric can take
+  private static final Duration[] REQUEST_BUCKETS = seconds(0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300);
+  private static final Duration[] TTFT_BUCKETS = seconds(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60);
+  private static final Duration[] ITL_BUCKETS = seconds(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5);
+  private static final Duration[] KB_BUCKETS = seconds(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10);
+
+  private static Duration[] seconds(double... bounds) {
+    Duration[] out = new Duration[bounds.length];
+    for (int i = 0; i < bounds.length; i++) {
+      out[i] = Duration.ofNanos(Math.round(bounds[i] * 1e9));
+    }
+    return out;
   }
 
   public void request(String route, String model, int status, long startNanos) {
     String m = model(model);
     String s = Integer.toString(status);
     String key = route + '\0' + m + '\0' + s;
-    requestCounts.computeIfAbsent(key, k -> registry.counter("zhiku.http.requests", "route", route, "model", m, "status", s))
+    requestCounts.computeIfAbsent(key, k -> Counter.builder("zhiku.http.requests").description("HTTP requests by route, model and status")
+            .tags("route", route, "model", m, "status", s).register(registry))
         .increment();
-    requestTimes.computeIfAbsent(key, k -> Timer.builder("zhiku.http.request.duration").tags("route", route, "model", m, "status", s)
-            .publishPercentileHistogram().maximumExpectedValue(Duration.ofMinutes(5)).register(registry))
+    requestTimes.computeIfAbsent(key, k -> Timer.builder("zhiku.http.request.duration")
+            .description("End-to-end time of HTTP requests (until the last byte of a stream), by route, model and status")
+            .tags("route", route, "model", m, "status", s).serviceLevelObjectives(REQUEST_BUCKETS).register(registry))
         .record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
   }
 
   public void ttft(String model, long nanos) {
-    ttfts.computeIfAbsent(model(model), m -> Timer.builder("zhiku.ttft").description("Time to first token").tags("model", m)
-            .publishPercentileHistogram().maximumExpectedValue(Duration.ofMinutes(2)).register(registry))
+    ttfts.computeIfAbsent(model(model), m -> Timer.builder("zhiku.ttft")
+            .description("Time from request to first token (streaming: first chunk with text; otherwise the first token the worker sent)")
+            .tags("model", m).serviceLevelObjectives(TTFT_BUCKETS).register(registry))
         .record(nanos, TimeUnit.NANOSECONDS);
   }
 
   public void interToken(String model, long nanos) {
     interTokens.computeIfAbsent(model(model), m -> Timer.builder("zhiku.inter.token.latency")
             .description("Time between streamed tokens").tags("model", m)
-            .publishPercentileHistogram().maximumExpectedValue(Duration.ofSeconds(30)).register(registry))
+            .serviceLevelObjectives(ITL_BUCKETS).register(registry))
         .record(nanos, TimeUnit.NANOSECONDS);
   }
 
   public void tokens(String model, int prompt, int completion) {
     String m = model(model);
-    registry.counter("zhiku.prompt.tokens", "model", m).increment(prompt);
-    registry.counter("zhiku.completion.tokens", "model", m).increment(completion);
+    Counter.builder("zhiku.prompt.tokens").description("Prompt tokens of served requests").tags("model", m).register(registry)
+        .increment(prompt);
+    Counter.builder("zhiku.completion.tokens").description("Generated tokens of served requests").tags("model", m).register(registry)
+        .increment(completion);
   }
 
   public void streamOpened(String model) {
@@ -74,8 +98,12 @@ public final class ApiMetrics {
   }
 
   private AtomicInteger gauge(String model) {
-    return openStreams.computeIfAbsent(model(model), m -> registry.gauge("zhiku.open.streams",
-        io.micrometer.core.instrument.Tags.of("model", m), new AtomicInteger()));
+    return openStreams.computeIfAbsent(model(model), m -> {
+      AtomicInteger n = new AtomicInteger();
+      io.micrometer.core.instrument.Gauge.builder("zhiku.open.streams", n, AtomicInteger::get).description("Streaming responses open now")
+          .tags("model", m).register(registry);
+      return n;
+    });
   }
 
   public void authFailure() {
@@ -83,8 +111,9 @@ public final class ApiMetrics {
   }
 
   public void kbSearch(String mode, long nanos, int results) {
-    Timer.builder("zhiku.kb.search.duration").tags("mode", mode).publishPercentileHistogram()
-        .maximumExpectedValue(Duration.ofSeconds(30)).register(registry).record(nanos, TimeUnit.NANOSECONDS);
-    registry.summary("zhiku.kb.search.results", "mode", mode).record(results);
+    Timer.builder("zhiku.kb.search.duration").description("Knowledge-base search time by mode").tags("mode", mode)
+        .serviceLevelObjectives(KB_BUCKETS).register(registry).record(nanos, TimeUnit.NANOSECONDS);
+    io.micrometer.core.instrument.DistributionSummary.builder("zhiku.kb.search.results").description("Chunks returned per search")
+        .tags("mode", mode).register(registry).record(results);
   }
 }

@@ -1,5 +1,8 @@
 package ai.zhiku.api;
 
+import ai.zhiku.common.Flag;
+import ai.zhiku.common.Flag.Kind;
+import ai.zhiku.common.Flags;
 import ai.zhiku.common.Options;
 import java.util.List;
 
@@ -23,6 +26,32 @@ public record ApiServerConfig(
     int kbPoolSize,
     String defaultEmbeddingModel) {
 
+  public static final Flag HOST = Flag.text("host", "127.0.0.1", "address to listen on (HTTP, /health and /metrics)");
+  public static final Flag PORT = Flag.integer("port", 8000, "port of the OpenAI-compatible API (0: any free port)");
+  public static final Flag CONTROLLER_ADDRESS = Flag.of("controller-address", Kind.URL, "http://127.0.0.1:21001", "the controller");
+  public static final Flag API_KEYS = Flag.of("api-keys", Kind.LIST, null, "require Authorization: Bearer KEY on /v1 and /api")
+      .shownDefault("none");
+  public static final Flag ALLOWED_ORIGINS = Flag.of("allowed-origins", Kind.LIST, "*", "CORS origins");
+  public static final Flag MAX_BODY_BYTES = Flag.of("max-body-bytes", Kind.BYTES, Long.toString(8L << 20),
+      "larger request bodies get 413; the gRPC message limits derive from it").shownDefault("8MiB");
+  public static final Flag MAX_UPLOAD_BYTES = Flag.of("max-upload-bytes", Kind.BYTES, Long.toString(64L << 20),
+      "larger document uploads get 413").shownDefault("64MiB");
+  public static final Flag MODELS_CACHE = Flag.of("models-cache", Kind.SECONDS, "1", "seconds the model list from the controller is cached");
+  public static final Flag KB_DATABASE_URL = Flag.of("kb-database-url", Kind.URL, null,
+      "JDBC URL of PostgreSQL + pgvector for knowledge bases").shownDefault("none: knowledge bases off");
+  public static final Flag KB_POOL_SIZE = Flag.integer("kb-pool-size", 8, "database connections for knowledge bases");
+  public static final Flag DEFAULT_EMBEDDING_MODEL = Flag.text("default-embedding-model", "bge-small-zh-v1.5",
+      "embedding model of knowledge bases created without one");
+
+  /** Every flag of {@code bin/zhiku api-server}, in --help order. */
+  public static final List<Flag> FLAGS = List.of(HOST, PORT, CONTROLLER_ADDRESS, API_KEYS, ALLOWED_ORIGINS, MAX_BODY_BYTES,
+      MAX_UPLOAD_BYTES, MODELS_CACHE, KB_DATABASE_URL, KB_POOL_SIZE, DEFAULT_EMBEDDING_MODEL);
+
+  public static Flags flags() {
+    return Flags.builder("api-server", "OpenAI-compatible HTTP API in front of the controller's workers, with knowledge bases")
+        .addAll(FLAGS).add(Flags.CONFIG, Flags.VERBOSE).build();
+  }
+
   public ApiServerConfig {
     apiKeys = apiKeys == null ? List.of() : List.copyOf(apiKeys);
     corsOrigins = corsOrigins == null || corsOrigins.isEmpty() ? List.of("*") : List.copyOf(corsOrigins);
@@ -36,21 +65,26 @@ public record ApiServerConfig(
 
   public static ApiServerConfig from(Options o) {
     return new ApiServerConfig(
-        o.get("host", "127.0.0.1"),
-        o.getInt("port", 8000),
-        o.get("controller-address", "http://127.0.0.1:21001"),
-        o.all("api-keys"),
-        o.all("allowed-origins"),
-        o.getLong("max-body-bytes", 8L << 20),
-        o.getLong("max-upload-bytes", 64L << 20),
-        Math.round(o.getDouble("models-cache", 1.0) * 1000),
-        o.get("kb-database-url", null),
-        o.getInt("kb-pool-size", 8),
-        o.get("default-embedding-model", "bge-small-zh-v1.5"));
+        o.get(HOST),
+        o.getInt(PORT),
+        o.get(CONTROLLER_ADDRESS),
+        o.all(API_KEYS),
+        o.all(ALLOWED_ORIGINS),
+        o.getBytes(MAX_BODY_BYTES),
+        o.getBytes(MAX_UPLOAD_BYTES),
+        o.getMillis(MODELS_CACHE),
+        o.get(KB_DATABASE_URL),
+        o.getInt(KB_POOL_SIZE),
+        o.get(DEFAULT_EMBEDDING_MODEL));
   }
 
   public ApiServerConfig withControllerAddress(String address) {
     return new ApiServerConfig(host, port, address, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
         modelsCacheMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel);
+  }
+
+  public ApiServerConfig withoutKnowledgeBases() {
+    return new ApiServerConfig(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
+        modelsCacheMs, null, kbPoolSize, defaultEmbeddingModel);
   }
 }

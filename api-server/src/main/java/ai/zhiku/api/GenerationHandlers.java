@@ -459,10 +459,15 @@ final class GenerationHandlers {
       texts[i] = new StringBuilder(p.echoPrefixes() != null && p.echoPrefixes().get(i) != null ? p.echoPrefixes().get(i) : "");
     }
     String route = chat ? "chat_completions" : "completions";
+    boolean[] firstToken = {true};
     runner.start(upstream, p.model(), p.requests(), new ChoiceRunner.Events() {
       @Override
       public void onText(int index, String text, int tokens) {
         texts[index].append(text);
+        if (tokens > 0 && firstToken[0]) { // time to first token, as streaming requests record it
+          firstToken[0] = false;
+          metrics.ttft(p.model(), System.nanoTime() - start);
+        }
       }
 
       @Override

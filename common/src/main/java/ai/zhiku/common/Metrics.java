@@ -35,7 +35,9 @@ public final class Metrics {
     return REGISTRY;
   }
 
+  /** Micrometer's series, then the vLLM-compatible ones ({@link VllmMetrics}), in the Prometheus text format. */
   public static String scrape() {
-    return REGISTRY.scrape();
+    String ours = REGISTRY.scrape();
+    return (ours.endsWith("\n") || ours.isEmpty() ? ours : ours + "\n") + VllmMetrics.get().scrape();
   }
 }

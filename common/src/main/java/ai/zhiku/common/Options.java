@@ -20,14 +20,25 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * or a bare {@code --name} for booleans (followed by another flag or nothing: a bare flag takes the next
  * word as its value); positional words come first. Repeated flags accumulate (see {@link #all}). The one
  * place that reads the environment.
+ *
+ * <p>{@link #parse} is permissive (tests and benchmarks build options with it); the commands parse with
+ * {@link Flags#parse}, which accepts only declared flags. The getters that take a {@link Flag} use its
+ * declared default.
  */
 public final class Options {
   private final Map<String, List<String>> values;
   private final List<String> positional;
+  /** The command's declarations when parsed by {@link Flags} (empty for the permissive {@link #parse}). */
+  private final Map<String, Flag> declared;
 
   private Options(Map<String, List<String>> values, List<String> positional) {
+    this(values, positional, Map.of());
+  }
+
+  Options(Map<String, List<String>> values, List<String> positional, Map<String, Flag> declared) {
     this.values = values;
     this.positional = positional;
+    this.declared = Map.copyOf(declared);
   }
 
   public static Options parse(String[] args) {
@@ -77,7 +88,7 @@ public final class Options {
     return name.replace('_', '-');
   }
 
-  private static Map<String, List<String>> readYaml(Path file) {
+  static Map<String, List<String>> readYaml(Path file) {
     Map<String, List<String>> out = new LinkedHashMap<>();
     try (InputStream in = Files.newInputStream(file)) {
       Object root = new Yaml(new SafeConstructor(new LoaderOptions())).load(in);
@@ -101,7 +112,10 @@ public final class Options {
       }
       return out;
     } catch (IOException e) {
-      throw new IllegalArgumentException("--config: cannot read " + file.getFileName() + ": " + e.getMessage(), e);
+      throw new IllegalArgumentException("--config: cannot read " + file + ": " + e.getMessage(), e);
+    } catch (org.yaml.snakeyaml.error.YAMLException e) {
+      String why = e.getCause() instanceof IOException io ? io.getMessage() : e.getMessage().lines().findFirst().orElse("");
+      throw new IllegalArgumentException("--config " + file + " is not a readable YAML mapping (" + why + ")", e);
     }
   }
 
@@ -116,6 +130,11 @@ public final class Options {
   public String get(String name, String def) {
     List<String> v = values.get(name);
     return v == null || v.isEmpty() ? def : v.getLast();
+  }
+
+  /** The values of a flag as given, one per occurrence, without splitting at commas. */
+  public List<String> occurrences(String name) {
+    return List.copyOf(values.getOrDefault(name, List.of()));
   }
 
   /** Every value of a repeatable flag; comma-separated values are split. */
@@ -177,5 +196,62 @@ public final class Options {
       case "false", "no", "0", "off" -> false;
       default -> throw new IllegalArgumentException("--" + name + " must be true or false, got '" + v + "'");
     };
+  }
+
+  // ---- getters by declaration: the default is the flag's own
+
+  public String get(Flag f) {
+    return get(f.name(), f.defaultValue());
+  }
+
+  public List<String> all(Flag f) {
+    List<String> v = all(f.name());
+    if (v.isEmpty() && !values.containsKey(f.name()) && f.defaultValue() != null) {
+      return List.of(f.defaultValue().split(","));
+    }
+    return v;
+  }
+
+  public int getInt(Flag f) {
+    return getInt(f.name(), f.defaultValue() == null ? 0 : Integer.parseInt(f.defaultValue()));
+  }
+
+  public long getLong(Flag f) {
+    return getLong(f.name(), f.defaultValue() == null ? 0 : Long.parseLong(f.defaultValue()));
+  }
+
+  public double getDouble(Flag f) {
+    return getDouble(f.name(), f.defaultValue() == null ? 0 : Double.parseDouble(f.defaultValue()));
+  }
+
+  /** Seconds as milliseconds. */
+  public long getMillis(Flag f) {
+    return Math.round(getDouble(f) * 1000);
+  }
+
+  public boolean getBoolean(Flag f) {
+    return getBoolean(f.name(), f.defaultValue() != null && Boolean.parseBoolean(f.defaultValue()));
+  }
+
+  /** A size in bytes: a plain number or one with a unit (8MiB, 512k). */
+  public long getBytes(Flag f) {
+    return getBytes(f.name(), f.defaultValue() == null ? 0 : Flag.parseBytes(f.defaultValue()));
+  }
+
+  public long getBytes(String name, long def) {
+    String v = get(name, null);
+    if (v == null) {
+      return def;
+    }
+    long bytes = Flag.parseBytes(v);
+    if (bytes < 0) {
+      throw new IllegalArgumentException("--" + name + " must be a size in bytes (8388608, 512KiB, 8MiB), got '" + v + "'");
+    }
+    return bytes;
+  }
+
+  /** Whether the command's flags include {@code name} (always true for options parsed without declarations). */
+  public boolean declares(String name) {
+    return declared.isEmpty() || declared.containsKey(name);
   }
 }

@@ -1,15 +1,21 @@
 package ai.zhiku.worker;
 
+import ai.zhiku.common.StartupException;
 import ai.zhiku.common.engine.ChatEngine;
 import ai.zhiku.embeddings.EmbeddingEngineConfig;
 import ai.zhiku.embeddings.EmbeddingEngineFactory;
-import java.nio.file.Files;
+import ai.zhiku.inference.ModelDirectories;
+import ai.zhiku.inference.model.ModelFamilies;
+import ai.zhiku.inference.weights.CheckpointException;
 import java.nio.file.Path;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Opens the model a worker hosts, deciding from the directory (config.json, model.onnx) what it is. */
+/**
+ * Opens the model a worker hosts, deciding from the directory (config.json, model.onnx) what it is.
+ * A directory that cannot be served fails with one sentence naming it and what to do.
+ */
 public final class ModelLoader {
   private static final Logger log = LoggerFactory.getLogger(ModelLoader.class);
 
@@ -18,20 +24,14 @@ public final class ModelLoader {
   public static HostedModel load(WorkerConfig config) {
     long start = System.nanoTime();
     Path dir = config.modelPath();
-    HostedModel model;
-    if (dir != null && !Files.isDirectory(dir)) {
-      throw new IllegalArgumentException("--model-path " + dir + " is not a directory");
+    if (dir != null) {
+      ModelDirectories.requireModelDirectory(dir);
     }
-    if (dir == null || EmbeddingEngineFactory.isEmbeddingModel(dir)) {
-      EmbeddingEngineConfig ec = new EmbeddingEngineConfig(dir, config.device(), config.embeddingMaxBatch(),
-          config.embeddingMaxWaitMicros(), null);
-      List<String> names = config.resolvedNames(EmbeddingEngineFactory.DEFAULT_MODEL_NAME);
-      model = new HostedModel.Embedding(names, EmbeddingEngineFactory.open(ec));
-    } else if (ai.zhiku.inference.ChatEngineFactory.isChatModel(dir)) {
-      model = new HostedModel.Chat(config.resolvedNames("chat"), openChat(config));
-    } else {
-      throw new IllegalArgumentException("--model-path " + dir.getFileName() + ": not a model this worker can serve (expected config.json of "
-          + "ChatGLM2, InternLM2 or a BERT-family embedding model, or an ONNX export with model.onnx)");
+    HostedModel model;
+    try {
+      model = open(config, dir);
+    } catch (CheckpointException e) {
+      throw new StartupException(dir + ": " + e.getMessage(), e);
     }
     double seconds = (System.nanoTime() - start) / 1e9;
     io.micrometer.core.instrument.Gauge.builder("zhiku.worker.model.load", () -> seconds).baseUnit("seconds")
@@ -39,6 +39,20 @@ public final class ModelLoader {
     log.info("loaded {} as {} in {} s", dir == null ? "the bundled default embedding model" : dir.getFileName(), model.names(),
         String.format("%.1f", seconds));
     return model;
+  }
+
+  private static HostedModel open(WorkerConfig config, Path dir) {
+    if (dir == null || EmbeddingEngineFactory.isEmbeddingModel(dir)) {
+      EmbeddingEngineConfig ec = new EmbeddingEngineConfig(dir, config.device(), config.embeddingMaxBatch(),
+          config.embeddingMaxWaitMicros(), null);
+      List<String> names = config.resolvedNames(EmbeddingEngineFactory.DEFAULT_MODEL_NAME);
+      return new HostedModel.Embedding(names, EmbeddingEngineFactory.open(ec));
+    }
+    if (ai.zhiku.inference.ChatEngineFactory.isChatModel(dir)) {
+      return new HostedModel.Chat(config.resolvedNames("chat"), openChat(config));
+    }
+    throw ModelDirectories.unsupported(dir, "chat architectures: " + String.join(", ", ModelFamilies.architectures())
+        + "; embedding models: the BERT family (model_type bert, roberta, xlm-roberta, ernie, ...) or an ONNX export with tokenizer.json");
   }
 
   private static ChatEngine openChat(WorkerConfig config) {

@@ -1,5 +1,8 @@
 package ai.zhiku.worker;
 
+import ai.zhiku.common.Flag;
+import ai.zhiku.common.Flag.Kind;
+import ai.zhiku.common.Flags;
 import ai.zhiku.common.Options;
 import java.nio.file.Path;
 import java.util.List;
@@ -14,6 +17,8 @@ import java.util.List;
  * @param limitWorkerConcurrency requests served at once; more wait in a queue of {@code maxQueue}
  * @param truncateEmbeddings cut over-long embedding input to the model's limit instead of refusing it
  * @param kvCacheMemory the chat engine's paged KV cache memory ({@code --kv-cache-memory}), null for the default
+ * @param maxTokensDefault max_tokens of a request that gives none is the context left after its prompt, at most
+ *     this ({@code --max-tokens-default}; 0: no cap)
  * @param maxBodyBytes the largest HTTP body the api-servers in front of this worker accept
  *     ({@code --max-body-bytes}, the same flag and default as theirs); the gRPC request limit is
  *     derived from it ({@link ai.zhiku.common.GrpcLimits#requestBytes})
@@ -38,7 +43,63 @@ public record WorkerConfig(
     boolean truncateEmbeddings,
     long shutdownGraceMs,
     long maxBodyBytes,
-    String kvCacheMemory) {
+    String kvCacheMemory,
+    int maxTokensDefault) {
+
+  public static final Flag HOST = Flag.text("host", "127.0.0.1", "address to listen on (gRPC, /health and /metrics share the port)");
+  public static final Flag PORT = Flag.integer("port", 21002, "port to listen on (0: any free port)");
+  public static final Flag WORKER_ADDRESS = Flag.of("worker-address", Kind.URL, null,
+      "how the controller and api-servers reach this worker").shownDefault("http://HOST:PORT");
+  public static final Flag CONTROLLER_ADDRESS = Flag.of("controller-address", Kind.URL, "http://127.0.0.1:21001",
+      "the controller to register with (empty: do not register)");
+  public static final Flag MODEL_PATH = Flag.of("model-path", Kind.PATH, null,
+      "Hugging Face model directory (config.json and weights) or ONNX export (model.onnx)")
+      .shownDefault("the bundled bge-small-zh-v1.5");
+  public static final Flag MODEL_NAMES = Flag.of("model-names", Kind.LIST, null, "names the model is served as")
+      .shownDefault("the directory's name");
+  public static final Flag DEVICE = Flag.text("device", "cpu", "cpu, cuda or cuda:N");
+  public static final Flag DTYPE = Flag.choice("dtype", "auto",
+      "compute type; auto is bfloat16 on CPUs with AVX512-BF16 or AMX, float32 on other CPUs, float16 on CUDA",
+      "auto", "float32", "bfloat16", "float16");
+  public static final Flag CHAT_TEMPLATE = Flag.text("chat-template", null, "chat template name")
+      .shownDefault("the model family's").alias("conv-template");
+  public static final Flag LIMIT_WORKER_CONCURRENCY = Flag.integer("limit-worker-concurrency", 64, "requests served at once");
+  public static final Flag MAX_QUEUE = Flag.integer("max-queue", 256, "requests waiting beyond that; more get 429");
+  public static final Flag MAX_NUM_SEQS = Flag.integer("max-num-seqs", ai.zhiku.inference.ChatEngineConfig.DEFAULT_MAX_NUM_SEQS,
+      "sequences decoded together at most (continuous batching); a cap, not a memory reservation");
+  public static final Flag KV_CACHE_MEMORY = Flag.of("kv-cache-memory", Kind.MEMORY, null,
+      "memory of the paged KV cache: bytes (8GiB, 512m) or a fraction of the memory free once the weights are loaded")
+      .shownDefault("0.4 on CPU, 4GiB on CUDA");
+  public static final Flag MAX_TOKENS_DEFAULT = Flag.integer("max-tokens-default", 2048,
+      "max_tokens of a request that gives none: the context left after the prompt, at most this (0: no cap)");
+  public static final Flag HEARTBEAT_INTERVAL = Flag.of("heartbeat-interval", Kind.SECONDS, "2", "seconds between heartbeats to the controller");
+  public static final Flag SPEED = Flag.of("speed", Kind.NUMBER, "1.0", "relative speed, the weight of lottery dispatch");
+  public static final Flag EMBEDDING_MAX_BATCH = Flag.integer("embedding-max-batch", 32, "inputs per embedding forward pass at most");
+  public static final Flag EMBEDDING_MAX_WAIT_US = Flag.of("embedding-max-wait-us", Kind.LONG, "2000",
+      "microseconds an embedding input waits for others to batch with");
+  public static final Flag TRUNCATE_EMBEDDINGS = Flag.bool("truncate-embeddings",
+      "cut over-long embedding input to the model's limit instead of answering 400");
+  public static final Flag SHUTDOWN_GRACE = Flag.of("shutdown-grace", Kind.SECONDS, "10", "seconds running requests may finish at shutdown");
+  public static final Flag MAX_BODY_BYTES = Flag.of("max-body-bytes", Kind.BYTES, Long.toString(ai.zhiku.common.GrpcLimits.DEFAULT_MAX_BODY_BYTES),
+      "the api-servers' body limit; the gRPC request limit derives from it (give it the same value)").shownDefault("8MiB");
+  // FastChat's names: mapped where they mean the same here, refused with the reason where not
+  public static final Flag QUANTIZE = Flag.text("quantize", null, "quantize the weights (int8): not supported yet, refused");
+  public static final Flag LOAD_8BIT = Flag.bool("load-8bit", "FastChat's name for --quantize int8: not supported yet, refused");
+  public static final Flag NUM_GPUS = Flag.integer("num-gpus", 1, "FastChat's: 1 only (a worker uses one device; start one worker per GPU)");
+  public static final Flag GPUS = Flag.text("gpus", null, "FastChat's: one GPU index N, the same as --device cuda:N");
+  public static final Flag MAX_GPU_MEMORY = Flag.text("max-gpu-memory", null,
+      "FastChat's per-GPU weight budget: refused (weights load whole on one device; bound the KV cache with --kv-cache-memory)");
+
+  /** Every flag of {@code bin/zhiku worker}, in --help order. */
+  public static final List<Flag> FLAGS = List.of(HOST, PORT, WORKER_ADDRESS, CONTROLLER_ADDRESS, MODEL_PATH, MODEL_NAMES, DEVICE, DTYPE,
+      CHAT_TEMPLATE, LIMIT_WORKER_CONCURRENCY, MAX_QUEUE, MAX_NUM_SEQS, KV_CACHE_MEMORY, MAX_TOKENS_DEFAULT, HEARTBEAT_INTERVAL, SPEED,
+      EMBEDDING_MAX_BATCH, EMBEDDING_MAX_WAIT_US, TRUNCATE_EMBEDDINGS, SHUTDOWN_GRACE, MAX_BODY_BYTES, QUANTIZE, LOAD_8BIT, NUM_GPUS,
+      GPUS, MAX_GPU_MEMORY);
+
+  public static Flags flags() {
+    return Flags.builder("worker", "hosts one model (chat or embedding) and registers it with the controller")
+        .addAll(FLAGS).add(Flags.CONFIG, Flags.VERBOSE).build();
+  }
 
   public WorkerConfig {
     modelNames = modelNames == null ? List.of() : List.copyOf(modelNames);
@@ -57,31 +118,78 @@ public record WorkerConfig(
     if (maxBodyBytes < 1024) {
       throw new IllegalArgumentException("--max-body-bytes must be at least 1024");
     }
+    if (device == null || !device.matches("cpu|cuda(:\\d+)?|gpu(:\\d+)?")) {
+      throw new IllegalArgumentException("--device must be cpu, cuda or cuda:N, got '" + device + "'");
+    }
+    if (maxTokensDefault < 0) {
+      throw new IllegalArgumentException("--max-tokens-default must be 0 (no cap) or more, got " + maxTokensDefault);
+    }
+    if (maxNumSeqs < 1 || maxNumSeqs > 1024) {
+      throw new IllegalArgumentException("--max-num-seqs must be between 1 and 1024, got " + maxNumSeqs);
+    }
   }
 
   public static WorkerConfig from(Options o) {
-    String path = o.get("model-path", null);
+    String path = o.get(MODEL_PATH);
     return new WorkerConfig(
-        o.get("host", "127.0.0.1"),
-        o.getInt("port", 21002),
-        o.get("worker-address", null),
-        o.get("controller-address", "http://127.0.0.1:21001"),
+        o.get(HOST),
+        o.getInt(PORT),
+        o.get(WORKER_ADDRESS),
+        o.get(CONTROLLER_ADDRESS),
         path == null ? null : Path.of(path),
-        o.all("model-names"),
-        o.get("device", "cpu"),
-        o.get("dtype", "auto"),
-        o.get("chat-template", null),
-        o.getInt("limit-worker-concurrency", 64),
-        o.getInt("max-queue", 256),
-        o.getInt("max-num-seqs", ai.zhiku.inference.ChatEngineConfig.DEFAULT_MAX_NUM_SEQS),
-        Math.round(o.getDouble("heartbeat-interval", 2.0) * 1000),
-        o.getDouble("speed", 1.0),
-        o.getInt("embedding-max-batch", 32),
-        o.getLong("embedding-max-wait-us", 2000),
-        o.getBoolean("truncate-embeddings", false),
-        Math.round(o.getDouble("shutdown-grace", 10.0) * 1000),
-        o.getLong("max-body-bytes", ai.zhiku.common.GrpcLimits.DEFAULT_MAX_BODY_BYTES),
-        o.get("kv-cache-memory", null));
+        o.all(MODEL_NAMES),
+        device(o),
+        o.get(DTYPE),
+        o.get(CHAT_TEMPLATE),
+        o.getInt(LIMIT_WORKER_CONCURRENCY),
+        o.getInt(MAX_QUEUE),
+        o.getInt(MAX_NUM_SEQS),
+        o.getMillis(HEARTBEAT_INTERVAL),
+        o.getDouble(SPEED),
+        o.getInt(EMBEDDING_MAX_BATCH),
+        o.getLong(EMBEDDING_MAX_WAIT_US),
+        o.getBoolean(TRUNCATE_EMBEDDINGS),
+        o.getMillis(SHUTDOWN_GRACE),
+        o.getBytes(MAX_BODY_BYTES),
+        o.get(KV_CACHE_MEMORY),
+        o.getInt(MAX_TOKENS_DEFAULT));
+  }
+
+  /**
+   * --device, after FastChat's --gpus / --num-gpus; refuses what they ask for that a worker cannot do
+   * (several GPUs, quantization, a per-GPU weight budget), each with its reason.
+   */
+  private static String device(Options o) {
+    if (o.getBoolean(LOAD_8BIT)) {
+      throw new IllegalArgumentException("--load-8bit (= --quantize int8): quantization is not supported yet; "
+          + "serve the model unquantized (--dtype bfloat16 on CPU, float16 on CUDA)");
+    }
+    if (o.get(QUANTIZE) != null) {
+      throw new IllegalArgumentException("--quantize " + o.get(QUANTIZE) + ": quantization is not supported yet; "
+          + "serve the model unquantized (--dtype bfloat16 on CPU, float16 on CUDA)");
+    }
+    if (o.get(MAX_GPU_MEMORY) != null) {
+      throw new IllegalArgumentException("--max-gpu-memory is not supported: a worker loads the weights whole on one device; "
+          + "bound the KV cache with --kv-cache-memory instead");
+    }
+    int numGpus = o.getInt(NUM_GPUS);
+    if (numGpus != 1) {
+      throw new IllegalArgumentException("--num-gpus " + numGpus + ": a worker runs on one device (no tensor parallelism yet); "
+          + "start one worker per GPU with --device cuda:0, cuda:1, ...");
+    }
+    String device = o.get(DEVICE);
+    String gpus = o.get(GPUS);
+    if (gpus != null) {
+      if (!gpus.trim().matches("\\d+")) {
+        throw new IllegalArgumentException("--gpus " + gpus + ": a worker runs on one GPU; give one index (--gpus 1 is --device cuda:1) "
+            + "and start one worker per GPU");
+      }
+      if (o.has(DEVICE.name()) && !device.equals("cuda") && !device.equals("cuda:" + gpus.trim())) {
+        throw new IllegalArgumentException("--gpus " + gpus + " contradicts --device " + device);
+      }
+      device = "cuda:" + gpus.trim();
+    }
+    return device;
   }
 
   /** Every flag at its default. */
@@ -93,31 +201,31 @@ public record WorkerConfig(
   public WorkerConfig local(String controllerAddress, Path modelPath, List<String> names) {
     return new WorkerConfig("127.0.0.1", 0, null, controllerAddress, modelPath, names, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault);
   }
 
   public WorkerConfig withLimits(int limit, int queue) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limit, queue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault);
   }
 
   public WorkerConfig withHeartbeat(long intervalMs, long graceMs) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, intervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, graceMs, maxBodyBytes, kvCacheMemory);
+        truncateEmbeddings, graceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault);
   }
 
   public WorkerConfig withTruncateEmbeddings(boolean truncate) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncate, shutdownGraceMs, maxBodyBytes, kvCacheMemory);
+        truncate, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault);
   }
 
   public WorkerConfig withMaxBodyBytes(long bytes) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, bytes, kvCacheMemory);
+        truncateEmbeddings, shutdownGraceMs, bytes, kvCacheMemory, maxTokensDefault);
   }
 
   /** Model names: as given, else the model directory's base name, else {@code fallback}. */

@@ -21,7 +21,7 @@ final class WorkerMetrics {
 
   private WorkerMetrics() {}
 
-  static void bind(HostedModel model, Tags tags) {
+  static void bind(HostedModel model, Tags tags, AdmissionGate gate) {
     MeterRegistry r = Metrics.registry();
     boolean chat = model instanceof HostedModel.Chat;
     DistributionSummary batch = DistributionSummary.builder(chat ? "zhiku.worker.batch.size" : "zhiku.worker.embedding.batch.size")
@@ -34,9 +34,12 @@ final class WorkerMetrics {
       Gauge.builder("zhiku.worker.kv.cache.usage", kv, v -> v.get() / 1000.0).description("Fraction of the KV cache in use")
           .baseUnit("ratio").tags(tags).register(r);
       bindEngineStats(c.engine(), tags, r);
+      ai.zhiku.common.VllmMetrics.get().bindEngine(model.names().getFirst(), c.engine()::stats, gate::queued);
     }
-    Gauge.builder("zhiku.process.resident.memory", WorkerMetrics::residentBytes).baseUnit("bytes")
-        .description("Resident memory of the process, native tensors included").register(r);
+    if (r.find("zhiku.process.resident.memory").gauge() == null) { // one per process, however many workers it hosts
+      Gauge.builder("zhiku.process.resident.memory", WorkerMetrics::residentBytes).baseUnit("bytes")
+          .description("Resident memory of the process, native tensors included").register(r);
+    }
     StepListener listener = (sequences, prefillTokens, decodeTokens, kvUsage) -> {
       batch.record(sequences);
       prefill.increment(prefillTokens);

@@ -88,7 +88,7 @@ public final class WorkerServer {
         .description("Requests waiting for a slot").register(Metrics.registry());
     Gauge.builder("zhiku.worker.running", gate, AdmissionGate::running).tags(tags)
         .description("Requests being served").register(Metrics.registry());
-    WorkerMetrics.bind(model, tags);
+    WorkerMetrics.bind(model, tags, gate);
   }
 
   /** The address this worker registered under (host:port). */
@@ -236,7 +236,7 @@ public final class WorkerServer {
 
   private void generate(GrpcServerRequest<ai.zhiku.protocol.GenerateRequest, GenerateChunk> req) {
     GrpcServerResponse<ai.zhiku.protocol.GenerateRequest, GenerateChunk> resp = req.response();
-    Call call = new Call();
+    Call call = new Call(ai.zhiku.common.VllmMetrics.get().request(model.names().getFirst()));
     refuseOversized(req);
     // Any end of the stream from the caller's side (a reset with any code, the connection closing)
     // cancels the call wherever it is: before its message was read, queued at the gate, or running.
@@ -305,10 +305,26 @@ public final class WorkerServer {
     volatile boolean cancelled;
     volatile GenerationHandle handle;
     final AtomicBoolean done = new AtomicBoolean();
+    /** The vLLM-compatible request series (time to first token, inter-token latency, end to end, finish reason). */
+    final ai.zhiku.common.VllmMetrics.Request timing;
 
-    void start(HostedModel.Chat chat, GenerationRequest request, GrpcServerResponse<?, GenerateChunk> resp) {
+    Call(ai.zhiku.common.VllmMetrics.Request timing) {
+      this.timing = timing;
+    }
+
+    void start(HostedModel.Chat chat, GenerationRequest original, GrpcServerResponse<?, GenerateChunk> resp) {
       if (done.get() || cancelled) {
         finish(); // cancelled between admission and start: free the slot (once)
+        return;
+      }
+      GenerationRequest request;
+      try {
+        request = withDefaultMaxTokens(chat, original);
+      } catch (RuntimeException e) {
+        if (finish()) {
+          timing.fail();
+          fail(resp, e);
+        }
         return;
       }
       activeCalls.add(this);
@@ -339,6 +355,7 @@ public final class WorkerServer {
 
         @Override
         public void onText(String text, int tokens) {
+          timing.tokens(tokens);
           synchronized (this) {
             pending.append(text);
             pendingTokens += tokens;
@@ -355,6 +372,7 @@ public final class WorkerServer {
           context.runOnContext(v -> {
             flush();
             if (finish()) {
+              timing.finish(reason == FinishReason.LENGTH ? "length" : "stop", promptTokens, completionTokens);
               resp.end(GenerateChunk.newBuilder()
                   .setFinishReason(reason == FinishReason.LENGTH ? ai.zhiku.protocol.FinishReason.FINISH_REASON_LENGTH
                       : ai.zhiku.protocol.FinishReason.FINISH_REASON_STOP)
@@ -369,6 +387,7 @@ public final class WorkerServer {
           context.runOnContext(v -> {
             flush();
             if (finish()) {
+              timing.fail();
               fail(resp, error);
             }
           });
@@ -384,6 +403,7 @@ public final class WorkerServer {
         return h;
       }, false).onFailure(e -> {
         if (finish()) {
+          timing.fail();
           fail(resp, e);
         }
       });
@@ -407,6 +427,9 @@ public final class WorkerServer {
      */
     void cancel() {
       cancelled = true;
+      if (!done.get()) {
+        timing.finish("abort", 0, 0);
+      }
       AdmissionGate.Ticket t = ticket;
       if (t != null && t.withdraw()) {
         done.set(true);
@@ -421,6 +444,25 @@ public final class WorkerServer {
         h.cancel(); // idempotent; start() cancels a handle it sets after this
       }
     }
+  }
+
+  /**
+   * The default max_tokens: a request that gives none may generate the context left after its
+   * prompt, at most --max-tokens-default (0: no cap). A prompt that leaves no room keeps no limit;
+   * the engine refuses it as too long.
+   */
+  private GenerationRequest withDefaultMaxTokens(HostedModel.Chat chat, GenerationRequest r) {
+    SamplingParams s = r.sampling();
+    if (s.maxTokens() != null || config.maxTokensDefault() <= 0) {
+      return r;
+    }
+    int room = chat.engine().info().contextLength() - chat.engine().countTokens(r.input());
+    if (room <= 0) {
+      return r;
+    }
+    SamplingParams capped = new SamplingParams(s.temperature(), s.topP(), s.topK(), Math.min(room, config.maxTokensDefault()),
+        s.stop(), s.presencePenalty(), s.frequencyPenalty(), s.repetitionPenalty(), s.seed());
+    return new GenerationRequest(r.requestId(), r.input(), capped, r.echo());
   }
 
   private static GenerationRequest toGenerationRequest(ai.zhiku.protocol.GenerateRequest msg) {

@@ -83,6 +83,7 @@ public final class DecoderModel implements AutoCloseable {
   public static DecoderModel load(Path dir, ModelConfig cfg, NDManager manager, Precision precision,
                                   BiFunction<WeightLoader, ModelConfig, ModelWeights> layout) {
     try (WeightsIndex index = WeightsIndex.open(dir)) {
+      CheckpointShapes.check(index, cfg);
       return new DecoderModel(cfg, layout.apply(new WeightLoader(index, manager, precision), cfg), manager, precision);
     }
   }

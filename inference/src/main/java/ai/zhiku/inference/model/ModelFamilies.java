@@ -38,6 +38,11 @@ public final class ModelFamilies {
     }
   }
 
+  /** The {@code architectures} values of config.json this engine serves. */
+  public static List<String> architectures() {
+    return ARCHITECTURES;
+  }
+
   public static boolean isChatModel(Path dir) {
     String arch = architecture(dir);
     return arch != null && ARCHITECTURES.contains(arch);

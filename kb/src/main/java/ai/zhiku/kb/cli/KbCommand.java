@@ -1,5 +1,8 @@
 package ai.zhiku.kb.cli;
 
+import ai.zhiku.common.Flag;
+import ai.zhiku.common.Flags;
+import ai.zhiku.common.Options;
 import ai.zhiku.kb.ingest.DocumentParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -45,9 +48,28 @@ public final class KbCommand {
   private final PrintStream out;
   private final PrintStream err;
 
-  KbCommand(PrintStream out, PrintStream err) {
+  public KbCommand(PrintStream out, PrintStream err) {
     this.out = out;
     this.err = err;
+  }
+
+  private static final Flag KB = Flag.text("kb", null, "the knowledge base's name (required)");
+  private static final Flag SERVER = Flag.of("server", Flag.Kind.URL, DEFAULT_SERVER, "the Zhiku server");
+  private static final Flag API_KEY = Flag.text("api-key", null, "API key of the server (or ZHIKU_API_KEY in the environment)").shownDefault("none");
+  private static final Flag CREATE = Flag.bool("create", "create the knowledge base first when it does not exist");
+  private static final Flag TOP_K = Flag.integer("top-k", 5, "chunks retrieved per question").alias("k");
+  private static final Flag MODE = Flag.choice("mode", "hybrid", "retrieval mode", "hybrid", "dense", "keyword");
+  private static final Flag VERBOSE = Flag.bool("verbose", "print every question that missed").alias("v");
+
+  /** The flags of {@code kb ingest} or {@code kb eval}. */
+  public static Flags flags(String sub) {
+    return switch (sub) {
+      case "ingest" -> Flags.builder("kb ingest", "uploads every supported file under DIR (recursively) to a knowledge base")
+          .positional("DIR").add(KB, SERVER, API_KEY, CREATE).build();
+      case "eval" -> Flags.builder("kb eval", "searches each question of a JSON-lines file {question, answer}; prints recall@k and MRR")
+          .positional("FILE").add(KB, SERVER, API_KEY, TOP_K, MODE, VERBOSE).build();
+      default -> throw new IllegalArgumentException(sub);
+    };
   }
 
   public static void main(String[] args) {
@@ -56,48 +78,46 @@ public final class KbCommand {
 
   /** Runs one command; returns the process exit code (0 ok, 1 failed, 2 usage). */
   public int run(String[] args) {
-    if (args.length < 2 || !(args[0].equals("ingest") || args[0].equals("eval"))) {
-      return usage(null);
-    }
-    Map<String, String> opts = new HashMap<>();
-    List<String> positional = new ArrayList<>();
-    for (int i = 1; i < args.length; i++) {
-      String a = args[i];
-      switch (a) {
-        case "--kb", "--server", "--api-key", "-k", "--mode" -> {
-          if (i + 1 >= args.length) {
-            return usage("missing value for " + a);
-          }
-          opts.put(a, args[++i]);
-        }
-        case "--create", "-v" -> opts.put(a, "true");
-        default -> {
-          if (a.startsWith("-")) {
-            return usage("unknown option " + a);
-          }
-          positional.add(a);
-        }
+    if (args.length == 0 || !(args[0].equals("ingest") || args[0].equals("eval"))) {
+      if (args.length > 0 && (args[0].equals("--help") || args[0].equals("-h"))) {
+        out.println(USAGE);
+        return 0;
       }
+      return usage(args.length == 0 ? "expected ingest or eval" : "unknown subcommand '" + args[0] + "'");
     }
-    if (positional.size() != 1 || !opts.containsKey("--kb")) {
-      return usage("expected one path and --kb NAME");
+    Flags flags = flags(args[0]);
+    String[] rest = java.util.Arrays.copyOfRange(args, 1, args.length);
+    if (Flags.wantsHelp(rest)) {
+      out.print(flags.help());
+      return 0;
     }
-    String server = opts.getOrDefault("--server", DEFAULT_SERVER).replaceAll("/+$", "");
-    String apiKey = opts.getOrDefault("--api-key", System.getenv("ZHIKU_API_KEY"));
-    Api api = new Api(server, apiKey, opts.get("--kb"));
+    Options o;
     try {
-      if (args[0].equals("ingest")) {
-        return ingest(api, Path.of(positional.get(0)), opts.containsKey("--create"));
-      }
-      int k;
-      try {
-        k = Integer.parseInt(opts.getOrDefault("-k", "5"));
-      } catch (NumberFormatException e) {
-        return usage("-k needs a number");
-      }
-      return eval(api, Path.of(positional.get(0)), k, opts.getOrDefault("--mode", "hybrid"), opts.containsKey("-v"));
-    } catch (IOException e) {
+      o = flags.parse(rest);
+    } catch (IllegalArgumentException e) {
       err.println("kb: " + e.getMessage());
+      return 2;
+    }
+    if (o.positional().size() != 1 || o.get(KB) == null) {
+      return usage("expected one " + (args[0].equals("ingest") ? "DIR" : "FILE") + " and --kb NAME");
+    }
+    String server = o.get(SERVER).replaceAll("/+$", "");
+    Api api = new Api(server, o.get(API_KEY), o.get(KB));
+    try {
+      api.health(); // a server that is not there is one sentence, before any progress bar
+      if (args[0].equals("ingest")) {
+        return ingest(api, Path.of(o.positional().get(0)), o.getBoolean(CREATE));
+      }
+      return eval(api, Path.of(o.positional().get(0)), o.getInt(TOP_K), o.get(MODE), o.getBoolean(VERBOSE));
+    } catch (java.net.ConnectException e) {
+      err.println("kb: cannot reach the server at " + server + " (connection refused); start it with bin/zhiku serve, "
+          + "or point --server at a running one");
+      return 1;
+    } catch (java.net.http.HttpTimeoutException e) {
+      err.println("kb: the server at " + server + " did not answer in time (" + e.getMessage() + ")");
+      return 1;
+    } catch (IOException e) {
+      err.println("kb: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()) + " (server " + server + ")");
       return 1;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -105,14 +125,17 @@ public final class KbCommand {
     }
   }
 
+  private static final String USAGE = """
+      usage: bin/zhiku kb ingest DIR  --kb NAME [--server URL] [--api-key KEY] [--create]
+             bin/zhiku kb eval   FILE --kb NAME [--server URL] [--api-key KEY] [-k 5] [--mode hybrid|dense|keyword] [-v]
+      bin/zhiku kb ingest --help and bin/zhiku kb eval --help describe every flag. The server defaults to %s;
+      the API key may also come from ZHIKU_API_KEY.""".formatted(DEFAULT_SERVER);
+
   private int usage(String problem) {
     if (problem != null) {
       err.println("kb: " + problem);
     }
-    err.println("""
-        usage: kb ingest DIR  --kb NAME [--server URL] [--api-key KEY] [--create]
-               kb eval   FILE --kb NAME [--server URL] [--api-key KEY] [-k 5] [--mode hybrid|dense|keyword] [-v]
-        The server defaults to %s; the API key may also come from ZHIKU_API_KEY.""".formatted(DEFAULT_SERVER));
+    err.println(USAGE);
     return 2;
   }
 
@@ -262,6 +285,11 @@ public final class KbCommand {
         b.header("Authorization", "Bearer " + apiKey);
       }
       return b;
+    }
+
+    void health() throws IOException, InterruptedException {
+      http.send(HttpRequest.newBuilder(URI.create(server + "/health")).timeout(Duration.ofSeconds(10)).GET().build(),
+          HttpResponse.BodyHandlers.discarding());
     }
 
     HttpResponse<String> postJson(String path, JsonNode body) throws IOException, InterruptedException {

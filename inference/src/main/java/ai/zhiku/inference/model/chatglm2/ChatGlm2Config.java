@@ -1,5 +1,6 @@
 package ai.zhiku.inference.model.chatglm2;
 
+import ai.zhiku.inference.model.CheckpointShapes;
 import ai.zhiku.inference.model.ModelConfig;
 import ai.zhiku.inference.weights.CheckpointException;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
@@ -29,6 +30,13 @@ public record ChatGlm2Config(
 
   /** The shared shape; refuses variants this decoder does not implement. */
   public ModelConfig toModelConfig() {
+    CheckpointShapes.requirePositive("hidden_size", hiddenSize);
+    CheckpointShapes.requirePositive("num_layers", numLayers);
+    CheckpointShapes.requirePositive("num_attention_heads", numHeads);
+    CheckpointShapes.requirePositive("ffn_hidden_size", ffnHiddenSize);
+    CheckpointShapes.requirePositive("padded_vocab_size", paddedVocabSize);
+    CheckpointShapes.requirePositive("seq_length", seqLength);
+    if (multiQueryAttention) CheckpointShapes.requirePositive("multi_query_group_num", multiQueryGroupNum);
     if (Boolean.FALSE.equals(rmsnorm) || Boolean.FALSE.equals(originalRope) || Boolean.FALSE.equals(postLayerNorm)
         || residualPostLayernorm || addBiasLinear) {
       throw new CheckpointException("config.json: this ChatGLM variant (rmsnorm/original_rope/post_layer_norm/"

@@ -1,5 +1,6 @@
 package ai.zhiku.inference.model.internlm2;
 
+import ai.zhiku.inference.model.CheckpointShapes;
 import ai.zhiku.inference.model.ModelConfig;
 import ai.zhiku.inference.weights.CheckpointException;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
@@ -38,6 +39,12 @@ public record InternLm2Config(
   }
 
   public ModelConfig toModelConfig() {
+    CheckpointShapes.requirePositive("hidden_size", hiddenSize);
+    CheckpointShapes.requirePositive("num_hidden_layers", numLayers);
+    CheckpointShapes.requirePositive("num_attention_heads", numHeads);
+    CheckpointShapes.requirePositive("intermediate_size", intermediateSize);
+    CheckpointShapes.requirePositive("vocab_size", vocabSize);
+    CheckpointShapes.requirePositive("max_position_embeddings", maxPositionEmbeddings);
     if (hiddenAct != null && !hiddenAct.equals("silu")) {
       throw new CheckpointException("config.json: hidden_act " + hiddenAct + " is not supported (silu only)");
     }
