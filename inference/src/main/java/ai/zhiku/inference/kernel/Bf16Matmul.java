@@ -72,6 +72,16 @@ public final class Bf16Matmul {
 
   public int threads() { return helpers.length + 1; }
 
+  /** out[0, n) = x[0, n) rounded to bfloat16 (to nearest even): vectorised on the native kernel. */
+  public static void round(float[] x, short[] out, int n) {
+    if (n > Math.min(x.length, out.length)) throw new IllegalArgumentException("round: arrays shorter than " + n);
+    if (NATIVE) {
+      NativeBf16Kernel.round(x, out, n);
+      return;
+    }
+    for (int i = 0; i < n; i++) out[i] = Bf16.fromFloat(x[i]);
+  }
+
   /**
    * {@code y[rows, out] = x[rows, in] · w[out, in]ᵀ}, w in bfloat16, y float32. The activations are
    * rounded to bfloat16 first, as PyTorch's bfloat16 linear layers and llama.cpp's BF16 products

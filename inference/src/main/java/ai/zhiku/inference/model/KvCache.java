@@ -10,7 +10,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
-import ai.zhiku.inference.kernel.Bf16;
+import ai.zhiku.inference.kernel.Bf16Matmul;
 
 /**
  * Keys and values of every layer in a pool of fixed-size blocks, allocated once in its own manager:
@@ -202,6 +202,15 @@ public final class KvCache implements AutoCloseable {
     FloatBuffer v = packedBf16 ? null : b[1].asFloatBuffer();
     ShortBuffer k16 = packedBf16 ? b[0].asShortBuffer() : null;
     ShortBuffer v16 = packedBf16 ? b[1].asShortBuffer() : null;
+    // the step's rows rounded at once (vectorised), then bulk copies: a rounding and a put per element
+    // were a third of a 16-sequence decode step's Java time
+    short[] rounded = null;
+    if (packedBf16) {
+      rounded = ROUNDED.get();
+      int n = positions.length * stride;
+      if (rounded.length < n) ROUNDED.set(rounded = new short[n]);
+      Bf16Matmul.round(rows, rounded, n);
+    }
     for (int t = 0; t < positions.length; t++) {
       int entry = positions[t] < 0 ? -1 : starts[t] + positions[t] / blockSize;
       int block = entry < 0 || entry >= tables.length ? -1 : tables[entry];
@@ -213,10 +222,8 @@ public final class KvCache implements AutoCloseable {
         int kFrom = t * stride + kOffset + h * headDim;
         int vFrom = t * stride + vOffset + h * headDim;
         if (packedBf16) {
-          for (int i = 0; i < headDim; i++) {
-            k16.put(at + i, Bf16.fromFloat(rows[kFrom + i]));
-            v16.put(at + i, Bf16.fromFloat(rows[vFrom + i]));
-          }
+          k16.put(at, rounded, kFrom, headDim);
+          v16.put(at, rounded, vFrom, headDim);
         } else {
           k.put(at, rows, kFrom, headDim);
           v.put(at, rows, vFrom, headDim);
@@ -224,6 +231,8 @@ public final class KvCache implements AutoCloseable {
       }
     }
   }
+
+  private static final ThreadLocal<short[]> ROUNDED = ThreadLocal.withInitial(() -> new short[0]);
 
   /** Number of native arrays the cache holds (constant: 2 per layer). */
   public int arrayCount() { return manager.getManagedArrays().size(); }
