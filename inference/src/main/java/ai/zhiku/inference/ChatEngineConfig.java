@@ -12,9 +12,11 @@ import java.nio.file.Path;
  * @param chatTemplate template name, or null for the model family's own
  * @param maxNumSeqs sequences decoded together at most (a cap; memory is the KV cache's)
  * @param kvCacheMemory the paged KV cache's memory (see {@link KvCacheMemory}), null for the default
+ * @param kvCacheDtype what the cache stores: auto (the compute precision: bfloat16 where the
+ *     attention runs on the native kernel, else the activation type), float32, float16 or bfloat16
  */
 public record ChatEngineConfig(Path modelPath, String device, String dtype, String chatTemplate, int maxNumSeqs,
-                               String kvCacheMemory) {
+                               String kvCacheMemory, String kvCacheDtype) {
   /** Sequences decoded together unless configured. */
   public static final int DEFAULT_MAX_NUM_SEQS = 64;
 
@@ -26,12 +28,18 @@ public record ChatEngineConfig(Path modelPath, String device, String dtype, Stri
       throw ZhikuException.invalid("max-num-seqs", "--max-num-seqs must be between 1 and 1024, got " + maxNumSeqs);
     }
     if (kvCacheMemory != null && kvCacheMemory.isBlank()) kvCacheMemory = null;
+    if (kvCacheDtype == null || kvCacheDtype.isBlank()) kvCacheDtype = "auto";
     KvCacheMemory.validate(kvCacheMemory);
   }
 
-  /** With the default KV cache memory. */
+  /** With the default KV cache memory and type. */
   public ChatEngineConfig(Path modelPath, String device, String dtype, String chatTemplate, int maxNumSeqs) {
-    this(modelPath, device, dtype, chatTemplate, maxNumSeqs, null);
+    this(modelPath, device, dtype, chatTemplate, maxNumSeqs, null, null);
+  }
+
+  /** With the default KV cache type. */
+  public ChatEngineConfig(Path modelPath, String device, String dtype, String chatTemplate, int maxNumSeqs, String kvCacheMemory) {
+    this(modelPath, device, dtype, chatTemplate, maxNumSeqs, kvCacheMemory, null);
   }
 
   public static ChatEngineConfig cpu(Path modelPath) {

@@ -17,6 +17,7 @@ import java.util.List;
  * @param limitWorkerConcurrency requests served at once; more wait in a queue of {@code maxQueue}
  * @param truncateEmbeddings cut over-long embedding input to the model's limit instead of refusing it
  * @param kvCacheMemory the chat engine's paged KV cache memory ({@code --kv-cache-memory}), null for the default
+ * @param kvCacheDtype what the KV cache stores ({@code --kv-cache-dtype}: auto, float32, float16, bfloat16)
  * @param maxTokensDefault max_tokens of a request that gives none is the context left after its prompt, at most
  *     this ({@code --max-tokens-default}; 0: no cap)
  * @param maxBodyBytes the largest HTTP body the api-servers in front of this worker accept
@@ -44,7 +45,8 @@ public record WorkerConfig(
     long shutdownGraceMs,
     long maxBodyBytes,
     String kvCacheMemory,
-    int maxTokensDefault) {
+    int maxTokensDefault,
+    String kvCacheDtype) {
 
   public static final Flag HOST = Flag.text("host", "127.0.0.1", "address to listen on (gRPC, /health and /metrics share the port)");
   public static final Flag PORT = Flag.integer("port", 21002, "port to listen on (0: any free port)");
@@ -70,6 +72,9 @@ public record WorkerConfig(
   public static final Flag KV_CACHE_MEMORY = Flag.of("kv-cache-memory", Kind.MEMORY, null,
       "memory of the paged KV cache: bytes (8GiB, 512m) or a fraction of the memory free once the weights are loaded")
       .shownDefault("0.4 on CPU, 4GiB on CUDA");
+  public static final Flag KV_CACHE_DTYPE = Flag.choice("kv-cache-dtype", "auto",
+      "what the KV cache stores: auto = the compute precision (bfloat16 when --dtype bfloat16 runs on the native kernel, "
+          + "else the activation type)", "auto", "float32", "float16", "bfloat16");
   public static final Flag MAX_TOKENS_DEFAULT = Flag.integer("max-tokens-default", 2048,
       "max_tokens of a request that gives none: the context left after the prompt, at most this (0: no cap)");
   public static final Flag HEARTBEAT_INTERVAL = Flag.of("heartbeat-interval", Kind.SECONDS, "2", "seconds between heartbeats to the controller");
@@ -92,7 +97,7 @@ public record WorkerConfig(
 
   /** Every flag of {@code bin/zhiku worker}, in --help order. */
   public static final List<Flag> FLAGS = List.of(HOST, PORT, WORKER_ADDRESS, CONTROLLER_ADDRESS, MODEL_PATH, MODEL_NAMES, DEVICE, DTYPE,
-      CHAT_TEMPLATE, LIMIT_WORKER_CONCURRENCY, MAX_QUEUE, MAX_NUM_SEQS, KV_CACHE_MEMORY, MAX_TOKENS_DEFAULT, HEARTBEAT_INTERVAL, SPEED,
+      CHAT_TEMPLATE, LIMIT_WORKER_CONCURRENCY, MAX_QUEUE, MAX_NUM_SEQS, KV_CACHE_MEMORY, KV_CACHE_DTYPE, MAX_TOKENS_DEFAULT, HEARTBEAT_INTERVAL, SPEED,
       EMBEDDING_MAX_BATCH, EMBEDDING_MAX_WAIT_US, TRUNCATE_EMBEDDINGS, SHUTDOWN_GRACE, MAX_BODY_BYTES, QUANTIZE, LOAD_8BIT, NUM_GPUS,
       GPUS, MAX_GPU_MEMORY);
 
@@ -152,7 +157,8 @@ public record WorkerConfig(
         o.getMillis(SHUTDOWN_GRACE),
         o.getBytes(MAX_BODY_BYTES),
         o.get(KV_CACHE_MEMORY),
-        o.getInt(MAX_TOKENS_DEFAULT));
+        o.getInt(MAX_TOKENS_DEFAULT),
+        o.get(KV_CACHE_DTYPE));
   }
 
   /**
@@ -201,31 +207,31 @@ public record WorkerConfig(
   public WorkerConfig local(String controllerAddress, Path modelPath, List<String> names) {
     return new WorkerConfig("127.0.0.1", 0, null, controllerAddress, modelPath, names, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype);
   }
 
   public WorkerConfig withLimits(int limit, int queue) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limit, queue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype);
   }
 
   public WorkerConfig withHeartbeat(long intervalMs, long graceMs) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, intervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, graceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault);
+        truncateEmbeddings, graceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype);
   }
 
   public WorkerConfig withTruncateEmbeddings(boolean truncate) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncate, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault);
+        truncate, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype);
   }
 
   public WorkerConfig withMaxBodyBytes(long bytes) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, bytes, kvCacheMemory, maxTokensDefault);
+        truncateEmbeddings, shutdownGraceMs, bytes, kvCacheMemory, maxTokensDefault, kvCacheDtype);
   }
 
   /** Model names: as given, else the model directory's base name, else {@code fallback}. */

@@ -147,23 +147,30 @@ public final class LocalChatEngine implements ChatEngine {
    *     cache holds fewer tokens
    */
   public LocalChatEngine(ChatModel model, ChatTemplate template, int maxNumSeqs, long kvCacheBytes) {
+    this(model, template, maxNumSeqs, kvCacheBytes, "auto");
+  }
+
+  /** @param kvCacheDtype auto (the compute precision), float32, float16 or bfloat16: see {@link DecoderModel#bf16Cache} */
+  public LocalChatEngine(ChatModel model, ChatTemplate template, int maxNumSeqs, long kvCacheBytes, String kvCacheDtype) {
     this.model = model;
     this.template = template;
     this.maxNumSeqs = maxNumSeqs;
     ModelConfig cfg = model.model().config();
     this.blockSize = KvCache.DEFAULT_BLOCK_SIZE;
-    long bytesPerBlock = model.model().kvBytesPerToken() * blockSize;
+    boolean bf16Kv = model.model().bf16Cache(kvCacheDtype);
+    long bytesPerBlock = model.model().kvBytesPerToken(bf16Kv) * blockSize;
     long blocksWanted = ((long) maxNumSeqs * cfg.contextLength() + blockSize - 1) / blockSize;
     long blocks = Math.min(kvCacheBytes / bytesPerBlock, blocksWanted);
     if (model.model().manager().getDevice().equals(ai.djl.Device.cpu())) {
       // the native attention reads a layer as one buffer
-      blocks = Math.min(blocks, KvCache.maxBufferedBlocks(cfg, blockSize, model.model().kvValueBytes()));
+      blocks = Math.min(blocks, KvCache.maxBufferedBlocks(cfg, blockSize, model.model().kvValueBytes(bf16Kv)));
     }
     blocks = Math.max(blocks, 2);
     this.contextLength = (int) Math.max(16, Math.min(cfg.contextLength(), blocks * blockSize));
-    log.info("KV cache: {} blocks of {} tokens ({} tokens, {} MiB); context {} tokens (model: {}), up to {} sequences at once",
-        blocks, blockSize, blocks * blockSize, blocks * bytesPerBlock >> 20, contextLength, cfg.contextLength(), maxNumSeqs);
-    this.cache = model.model().newCache((int) blocks);
+    log.info("KV cache: {} blocks of {} tokens ({} tokens, {} MiB, {}); context {} tokens (model: {}), up to {} sequences at once",
+        blocks, blockSize, blocks * blockSize, blocks * bytesPerBlock >> 20, bf16Kv ? "bfloat16" : model.model().dtype(),
+        contextLength, cfg.contextLength(), maxNumSeqs);
+    this.cache = model.model().newCache((int) blocks, bf16Kv);
     this.pool = new BlockPool((int) blocks, blockSize);
     this.thread = new Thread(this::loop, "zhiku-engine-" + model.family());
     this.thread.setDaemon(true);

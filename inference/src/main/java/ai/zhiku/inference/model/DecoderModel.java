@@ -113,23 +113,55 @@ public final class DecoderModel implements AutoCloseable {
 
   /** A paged KV cache for this model of {@code blocks} blocks of {@link KvCache#DEFAULT_BLOCK_SIZE} tokens. */
   public KvCache newCache(int blocks) {
-    return new KvCache(manager, cfg, blocks, KvCache.DEFAULT_BLOCK_SIZE, dtype, bf16Cache());
+    return newCache(blocks, bf16CacheAvailable());
+  }
+
+  /** A paged KV cache storing bfloat16 ({@code bf16}, where {@link #bf16CacheAvailable}) or the activation type. */
+  public KvCache newCache(int blocks, boolean bf16) {
+    if (bf16 && !bf16CacheAvailable()) throw new IllegalArgumentException("this model's attention cannot read a bfloat16 cache");
+    return new KvCache(manager, cfg, blocks, KvCache.DEFAULT_BLOCK_SIZE, dtype, bf16);
   }
 
   /**
-   * Whether this model's cache stores bfloat16: when every attention runs on the native kernel
+   * Whether this model's cache can store bfloat16: when every attention runs on the native kernel
    * (bfloat16 weights on a CPU that has it), which halves the cache's bytes per token and what a
    * long-context decode step reads; the values are the bfloat16 roundings the products' inputs get too.
    */
-  private boolean bf16Cache() {
+  public boolean bf16CacheAvailable() {
     return javaVectors != null && Bf16Matmul.nativeKernel() && manager.getDevice().equals(ai.djl.Device.cpu());
   }
 
-  /** Bytes of KV cache per token (all layers, keys and values). */
-  public long kvBytesPerToken() { return KvCache.bytesPerToken(cfg, kvValueBytes()); }
+  /**
+   * Whether the cache stores bfloat16 for a {@code --kv-cache-dtype} of auto (bfloat16 where the
+   * model's attention reads it: the compute precision), float32 (the activation type) or bfloat16.
+   */
+  public boolean bf16Cache(String kvCacheDtype) {
+    String d = kvCacheDtype == null ? "auto" : kvCacheDtype;
+    return switch (d) {
+      case "auto" -> bf16CacheAvailable();
+      case "float32", "float16" -> {
+        if (!d.equals(dtype == DataType.FLOAT16 ? "float16" : "float32")) {
+          throw ai.zhiku.common.ZhikuException.invalid("kv-cache-dtype", "--kv-cache-dtype " + d + " does not match this model's activations ("
+              + dtype + "); use auto or " + (dtype == DataType.FLOAT16 ? "float16" : "float32"));
+        }
+        yield false;
+      }
+      case "bfloat16" -> {
+        if (!bf16CacheAvailable()) {
+          throw ai.zhiku.common.ZhikuException.invalid("kv-cache-dtype", "--kv-cache-dtype bfloat16 needs the native attention: "
+              + "--dtype bfloat16 on a CPU with AVX512-BF16 (use auto or float32 here)");
+        }
+        yield true;
+      }
+      default -> throw ai.zhiku.common.ZhikuException.invalid("kv-cache-dtype", "--kv-cache-dtype must be auto, float32, float16 or bfloat16, got '" + d + "'");
+    };
+  }
+
+  /** Bytes of KV cache per token (all layers, keys and values) in a cache of bfloat16 or of the activation type. */
+  public long kvBytesPerToken(boolean bf16) { return KvCache.bytesPerToken(cfg, kvValueBytes(bf16)); }
 
   /** Bytes of one cached key or value element. */
-  public int kvValueBytes() { return bf16Cache() ? 2 : dtype.getNumOfBytes(); }
+  public int kvValueBytes(boolean bf16) { return bf16 ? 2 : dtype.getNumOfBytes(); }
 
   /**
    * Runs one step and writes the new keys and values into the cache.

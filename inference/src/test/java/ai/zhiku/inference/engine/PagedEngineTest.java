@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 class PagedEngineTest {
   private static LocalChatEngine engine(String name, int maxNumSeqs, int blocks) {
     ChatModel m = ModelFamilies.load(Goldens.dir(name), Engines.cpu(), Precision.FLOAT32);
-    long bytes = m.model().kvBytesPerToken() * KvCache.DEFAULT_BLOCK_SIZE * blocks;
+    long bytes = m.model().kvBytesPerToken(false) * KvCache.DEFAULT_BLOCK_SIZE * blocks;
     return new LocalChatEngine(m, m.template(), maxNumSeqs, bytes);
   }
 
@@ -104,6 +104,19 @@ class PagedEngineTest {
       CollectingSink s = submit(e, p, 4).await();
       assertThat(s.promptTokens).isEqualTo(n);
       assertThat(s.completionTokens).isEqualTo(4);
+    }
+  }
+
+  @Test
+  void aBfloat16CacheIsRefusedWhereTheAttentionCannotReadIt() {
+    ChatModel m = ModelFamilies.load(Goldens.dir("internlm2-tiny"), Engines.cpu(), Precision.FLOAT32);
+    try {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> new LocalChatEngine(m, m.template(), 2, 1 << 20, "bfloat16"))
+          .isInstanceOf(ai.zhiku.common.ZhikuException.class).hasMessageContaining("--kv-cache-dtype bfloat16");
+      assertThat(m.model().bf16Cache("auto")).isFalse();
+      assertThat(m.model().bf16Cache("float32")).isFalse();
+    } finally {
+      m.close();
     }
   }
 }
