@@ -9,6 +9,7 @@ import ai.zhiku.common.engine.GenerationHandle;
 import ai.zhiku.common.engine.GenerationRequest;
 import ai.zhiku.common.engine.PromptInput;
 import ai.zhiku.common.engine.TokenSink;
+import ai.zhiku.inference.kernel.Bf16Matmul;
 import ai.zhiku.inference.model.ChatModel;
 import ai.zhiku.inference.model.DecoderModel;
 import ai.zhiku.inference.model.DecoderModel.SeqStep;
@@ -399,16 +400,29 @@ public final class LocalChatEngine implements ChatEngine {
     long forward = System.nanoTime() - f0;
     reportStep(batch, decodes);
     int vocab = model.model().config().vocabSize();
+    int[] rows = new int[plan.size()]; // logits row of each sequence that samples this step
+    Sequence[] sampling = new Sequence[plan.size()];
+    int n = 0;
     for (int i = 0; i < plan.size(); i++) {
       Sequence s = plan.get(i).seq();
       s.cached += plan.get(i).tokens();
       publish(s);
       if (s.cancelled) {
         retire(s);
-        continue;
+      } else if (s.cached == s.size) { // all its tokens are in the cache: it samples its next one
+        rows[n] = i;
+        sampling[n++] = s;
       }
-      if (s.cached < s.size) continue; // not all its tokens are in the cache yet
-      int id = s.sampler.sample(logits, i * vocab, vocab);
+    }
+    // sampling passes over the whole vocabulary once per sequence: on all compute threads (each
+    // sequence's sampler and generator are its own)
+    int[] ids = new int[n];
+    Bf16Matmul.shared().forEach(n, 4L * vocab, (a, b) -> {
+      for (int j = a; j < b; j++) ids[j] = sampling[j].sampler.sample(logits, rows[j] * vocab, vocab);
+    });
+    for (int j = 0; j < n; j++) {
+      Sequence s = sampling[j];
+      int id = ids[j];
       s.sampler.accept(id);
       s.append(id);
       s.generated++;
@@ -419,9 +433,9 @@ public final class LocalChatEngine implements ChatEngine {
       }
       String delta = s.detok.push(id);
       if (!delta.isEmpty()) {
-        int n = s.unsentTokens;
+        int tokens = s.unsentTokens;
         s.unsentTokens = 0;
-        deliver(s, () -> s.sink.onText(delta, n));
+        deliver(s, () -> s.sink.onText(delta, tokens));
       }
       if (s.detok.stopped()) finish(s, FinishReason.STOP);
       else if (s.generated >= s.sampling.maxTokens() || s.size >= contextLength) finish(s, FinishReason.LENGTH);
