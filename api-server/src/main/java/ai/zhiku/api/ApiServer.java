@@ -49,7 +49,8 @@ public final class ApiServer {
   public ApiServer(Vertx vertx, ApiServerConfig config, KbRoutes kbRoutes) {
     this.vertx = vertx;
     this.config = config;
-    this.upstream = new Upstream(vertx, config.controllerAddress(), config.modelsCacheMs(), config.maxBodyBytes());
+    this.upstream = new Upstream(vertx, config.controllerAddress(), config.controllerPollMs(), config.modelRetentionMs(),
+        config.maxBodyBytes());
     this.metrics = new ApiMetrics(upstream);
     this.kbRoutes = kbRoutes;
     this.keys = config.apiKeys().stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList();
@@ -106,7 +107,7 @@ public final class ApiServer {
     server = vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port())
         .setCompressionSupported(true).setTcpNoDelay(true));
     server.requestHandler(router());
-    return server.listen().map(s -> {
+    return upstream.start().compose(v -> server.listen()).map(s -> {
       log.info("api-server listening on http://{}:{}/v1 (controller {}, {} API keys, knowledge bases {})", config.host(),
           s.actualPort(), config.controllerAddress(), keys.size(), kbRoutes == null ? "off" : "on");
       return s.actualPort();

@@ -8,7 +8,10 @@ import java.util.List;
  *
  * @param apiKeys empty: no authentication
  * @param maxBodyBytes request bodies above this get 413 (document uploads have their own limit)
+ * @param controllerPollMs how often the worker table is fetched from the controller ({@code --controller-poll-interval})
  * @param kbDatabaseUrl JDBC URL of the knowledge-base database; null: knowledge bases are off
+ * @param modelRetentionMs a model served within this long and now without workers is a 503 (retry), not a
+ *     404 ({@code --model-retention})
  */
 public record ApiServerConfig(
     String host,
@@ -18,10 +21,20 @@ public record ApiServerConfig(
     List<String> corsOrigins,
     long maxBodyBytes,
     long maxUploadBytes,
-    long modelsCacheMs,
+    long controllerPollMs,
     String kbDatabaseUrl,
     int kbPoolSize,
-    String defaultEmbeddingModel) {
+    String defaultEmbeddingModel,
+    long modelRetentionMs) {
+
+  public static final long DEFAULT_MODEL_RETENTION_MS = 600_000;
+
+  public ApiServerConfig(String host, int port, String controllerAddress, List<String> apiKeys, List<String> corsOrigins,
+                         long maxBodyBytes, long maxUploadBytes, long controllerPollMs, String kbDatabaseUrl, int kbPoolSize,
+                         String defaultEmbeddingModel) {
+    this(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes, controllerPollMs, kbDatabaseUrl,
+        kbPoolSize, defaultEmbeddingModel, DEFAULT_MODEL_RETENTION_MS);
+  }
 
   public ApiServerConfig {
     apiKeys = apiKeys == null ? List.of() : List.copyOf(apiKeys);
@@ -31,6 +44,12 @@ public record ApiServerConfig(
     }
     if (maxBodyBytes < 1024) {
       throw new IllegalArgumentException("--max-body-bytes must be at least 1024");
+    }
+    if (controllerPollMs < 50) {
+      throw new IllegalArgumentException("--controller-poll-interval must be at least 0.05 seconds");
+    }
+    if (modelRetentionMs < 0) {
+      throw new IllegalArgumentException("--model-retention must be 0 or more seconds");
     }
   }
 
@@ -43,14 +62,15 @@ public record ApiServerConfig(
         o.all("allowed-origins"),
         o.getLong("max-body-bytes", 8L << 20),
         o.getLong("max-upload-bytes", 64L << 20),
-        Math.round(o.getDouble("models-cache", 1.0) * 1000),
+        Math.round(o.getDouble("controller-poll-interval", 1.0) * 1000),
         o.get("kb-database-url", null),
         o.getInt("kb-pool-size", 8),
-        o.get("default-embedding-model", "bge-small-zh-v1.5"));
+        o.get("default-embedding-model", "bge-small-zh-v1.5"),
+        Math.round(o.getDouble("model-retention", DEFAULT_MODEL_RETENTION_MS / 1000.0) * 1000));
   }
 
   public ApiServerConfig withControllerAddress(String address) {
     return new ApiServerConfig(host, port, address, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
-        modelsCacheMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel);
+        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs);
   }
 }

@@ -38,8 +38,15 @@ class ClusterTest {
       c.workers.remove(b);
       waitFor(() -> c.controller.registry().size() == 1, 5000);
       assertThat(c.controller.registry().size()).isEqualTo(1);
+      c.syncTable(); // the api-server's own table follows within one poll
       assertThat(c.get("/v1/models").body()).doesNotContain("m-alias");
-      assertError(c.post("/v1/chat/completions", CHAT.replace("\"m\"", "\"m-alias\"")), 404, "model", "model_not_found");
+      // served a moment ago: 503 with Retry-After (clients retry), not 404 (they would give up)
+      HttpResponse<String> gone = c.post("/v1/chat/completions", CHAT.replace("\"m\"", "\"m-alias\""));
+      assertError(gone, 503, null, "service_unavailable");
+      assertThat(gone.headers().firstValue("retry-after")).isPresent();
+      assertThat(new JsonObject(gone.body()).getJsonObject("error").getString("message")).contains("m-alias").contains("no live worker");
+      // never served: 404
+      assertError(c.post("/v1/chat/completions", CHAT.replace("\"m\"", "\"never-served\"")), 404, "model", "model_not_found");
       assertThat(c.post("/v1/chat/completions", CHAT).statusCode()).isEqualTo(200);
     }
   }

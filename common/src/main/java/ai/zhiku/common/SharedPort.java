@@ -11,7 +11,11 @@ public final class SharedPort {
   private SharedPort() {}
 
   public static HttpServer create(Vertx vertx, String host, int port, Handler<HttpServerRequest> grpc, Handler<HttpServerRequest> http) {
-    return vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port)).requestHandler(req -> {
+    return create(vertx, new HttpServerOptions().setHost(host).setPort(port), grpc, http);
+  }
+
+  public static HttpServer create(Vertx vertx, HttpServerOptions options, Handler<HttpServerRequest> grpc, Handler<HttpServerRequest> http) {
+    return vertx.createHttpServer(options).requestHandler(req -> {
       String ct = req.getHeader("content-type");
       if (ct != null && ct.startsWith("application/grpc")) {
         grpc.handle(req);

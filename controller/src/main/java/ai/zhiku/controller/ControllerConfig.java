@@ -1,5 +1,6 @@
 package ai.zhiku.controller;
 
+import ai.zhiku.common.DispatchPolicy;
 import ai.zhiku.common.Options;
 
 /**
