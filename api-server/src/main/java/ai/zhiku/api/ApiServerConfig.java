@@ -1,5 +1,6 @@
 package ai.zhiku.api;
 
+import ai.zhiku.common.ListenerTimeouts;
 import ai.zhiku.common.Options;
 import java.util.List;
 
@@ -12,6 +13,7 @@ import java.util.List;
  * @param kbDatabaseUrl JDBC URL of the knowledge-base database; null: knowledge bases are off
  * @param modelRetentionMs a model served within this long and now without workers is a 503 (retry), not a
  *     404 ({@code --model-retention})
+ * @param timeouts header, body and idle timeouts of the HTTP port ({@code --header-timeout} and the others)
  */
 public record ApiServerConfig(
     String host,
@@ -25,7 +27,8 @@ public record ApiServerConfig(
     String kbDatabaseUrl,
     int kbPoolSize,
     String defaultEmbeddingModel,
-    long modelRetentionMs) {
+    long modelRetentionMs,
+    ListenerTimeouts timeouts) {
 
   public static final long DEFAULT_MODEL_RETENTION_MS = 600_000;
 
@@ -33,12 +36,13 @@ public record ApiServerConfig(
                          long maxBodyBytes, long maxUploadBytes, long controllerPollMs, String kbDatabaseUrl, int kbPoolSize,
                          String defaultEmbeddingModel) {
     this(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes, controllerPollMs, kbDatabaseUrl,
-        kbPoolSize, defaultEmbeddingModel, DEFAULT_MODEL_RETENTION_MS);
+        kbPoolSize, defaultEmbeddingModel, DEFAULT_MODEL_RETENTION_MS, ListenerTimeouts.DEFAULTS);
   }
 
   public ApiServerConfig {
     apiKeys = apiKeys == null ? List.of() : List.copyOf(apiKeys);
     corsOrigins = corsOrigins == null || corsOrigins.isEmpty() ? List.of("*") : List.copyOf(corsOrigins);
+    timeouts = timeouts == null ? ListenerTimeouts.DEFAULTS : timeouts;
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("--port must be between 0 and 65535, got " + port);
     }
@@ -66,11 +70,17 @@ public record ApiServerConfig(
         o.get("kb-database-url", null),
         o.getInt("kb-pool-size", 8),
         o.get("default-embedding-model", "bge-small-zh-v1.5"),
-        Math.round(o.getDouble("model-retention", DEFAULT_MODEL_RETENTION_MS / 1000.0) * 1000));
+        Math.round(o.getDouble("model-retention", DEFAULT_MODEL_RETENTION_MS / 1000.0) * 1000),
+        ListenerTimeouts.from(o));
   }
 
   public ApiServerConfig withControllerAddress(String address) {
     return new ApiServerConfig(host, port, address, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
-        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs);
+        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts);
+  }
+
+  public ApiServerConfig withTimeouts(ListenerTimeouts t) {
+    return new ApiServerConfig(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
+        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, t);
   }
 }

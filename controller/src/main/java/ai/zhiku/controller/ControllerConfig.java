@@ -1,6 +1,7 @@
 package ai.zhiku.controller;
 
 import ai.zhiku.common.DispatchPolicy;
+import ai.zhiku.common.ListenerTimeouts;
 import ai.zhiku.common.Options;
 
 /**
@@ -8,7 +9,11 @@ import ai.zhiku.common.Options;
  *
  * @param heartbeatExpiryMs a worker silent for longer than this is dropped
  */
-public record ControllerConfig(String host, int port, long heartbeatExpiryMs, String dispatchMethod) {
+public record ControllerConfig(String host, int port, long heartbeatExpiryMs, String dispatchMethod, ListenerTimeouts timeouts) {
+  public ControllerConfig(String host, int port, long heartbeatExpiryMs, String dispatchMethod) {
+    this(host, port, heartbeatExpiryMs, dispatchMethod, ListenerTimeouts.DEFAULTS);
+  }
+
   public ControllerConfig {
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("--port must be between 0 and 65535, got " + port);
@@ -24,6 +29,7 @@ public record ControllerConfig(String host, int port, long heartbeatExpiryMs, St
         o.get("host", "127.0.0.1"),
         o.getInt("port", 21001),
         Math.round(o.getDouble("heartbeat-expiry", 6.0) * 1000),
-        o.get("dispatch-method", "shortest_queue"));
+        o.get("dispatch-method", "shortest_queue"),
+        ListenerTimeouts.from(o));
   }
 }

@@ -17,6 +17,7 @@ import java.util.List;
  * @param maxBodyBytes the largest HTTP body the api-servers in front of this worker accept
  *     ({@code --max-body-bytes}, the same flag and default as theirs); the gRPC request limit is
  *     derived from it ({@link ai.zhiku.common.GrpcLimits#requestBytes})
+ * @param timeouts header, body and idle timeouts of its port ({@code --header-timeout} and the others)
  */
 public record WorkerConfig(
     String host,
@@ -38,10 +39,12 @@ public record WorkerConfig(
     boolean truncateEmbeddings,
     long shutdownGraceMs,
     long maxBodyBytes,
-    String kvCacheMemory) {
+    String kvCacheMemory,
+    ai.zhiku.common.ListenerTimeouts timeouts) {
 
   public WorkerConfig {
     modelNames = modelNames == null ? List.of() : List.copyOf(modelNames);
+    timeouts = timeouts == null ? ai.zhiku.common.ListenerTimeouts.DEFAULTS : timeouts;
     if (limitWorkerConcurrency < 1) {
       throw new IllegalArgumentException("--limit-worker-concurrency must be at least 1");
     }
@@ -81,7 +84,8 @@ public record WorkerConfig(
         o.getBoolean("truncate-embeddings", false),
         Math.round(o.getDouble("shutdown-grace", 10.0) * 1000),
         o.getLong("max-body-bytes", ai.zhiku.common.GrpcLimits.DEFAULT_MAX_BODY_BYTES),
-        o.get("kv-cache-memory", null));
+        o.get("kv-cache-memory", null),
+        ai.zhiku.common.ListenerTimeouts.from(o));
   }
 
   /** Every flag at its default. */
@@ -93,31 +97,37 @@ public record WorkerConfig(
   public WorkerConfig local(String controllerAddress, Path modelPath, List<String> names) {
     return new WorkerConfig("127.0.0.1", 0, null, controllerAddress, modelPath, names, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, timeouts);
   }
 
   public WorkerConfig withLimits(int limit, int queue) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limit, queue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, timeouts);
   }
 
   public WorkerConfig withHeartbeat(long intervalMs, long graceMs) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, intervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, graceMs, maxBodyBytes, kvCacheMemory);
+        truncateEmbeddings, graceMs, maxBodyBytes, kvCacheMemory, timeouts);
   }
 
   public WorkerConfig withTruncateEmbeddings(boolean truncate) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncate, shutdownGraceMs, maxBodyBytes, kvCacheMemory);
+        truncate, shutdownGraceMs, maxBodyBytes, kvCacheMemory, timeouts);
   }
 
   public WorkerConfig withMaxBodyBytes(long bytes) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, bytes, kvCacheMemory);
+        truncateEmbeddings, shutdownGraceMs, bytes, kvCacheMemory, timeouts);
+  }
+
+  public WorkerConfig withTimeouts(ai.zhiku.common.ListenerTimeouts t) {
+    return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
+        limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, t);
   }
 
   /** Model names: as given, else the model directory's base name, else {@code fallback}. */
