@@ -174,13 +174,19 @@ class ClusterTest {
     try (TestCluster c = new TestCluster("lottery", 5000)) {
       c.addWorker(new HostedModel.Chat(List.of("m"), new ScriptedChatEngine("a", 256, 1)), 4, 4);
       c.startApi(List.of("sk-one", "sk-two"), 1 << 20);
+      double failuresBefore = authFailures(c); // the registry is shared by every test class in this JVM
       assertError(c.get("/v1/models"), 401, null, "invalid_api_key");
       assertError(c.post("/v1/chat/completions", CHAT, "authorization", "Bearer sk-wrong"), 401, null, "invalid_api_key");
       assertThat(c.get("/v1/models", "authorization", "Bearer sk-two").statusCode()).isEqualTo(200);
       assertThat(c.post("/v1/chat/completions", CHAT, "authorization", "Bearer sk-one").statusCode()).isEqualTo(200);
       assertThat(c.get("/health").statusCode()).isEqualTo(200);
-      assertThat(c.get("/metrics").body()).contains("zhiku_auth_failures_total 2.0");
+      assertThat(authFailures(c) - failuresBefore).isEqualTo(2.0);
     }
+  }
+
+  private static double authFailures(TestCluster c) throws Exception {
+    return c.get("/metrics").body().lines().filter(l -> l.startsWith("zhiku_auth_failures_total "))
+        .mapToDouble(l -> Double.parseDouble(l.substring(l.indexOf(' ') + 1))).findFirst().orElse(0);
   }
 
   @Test
