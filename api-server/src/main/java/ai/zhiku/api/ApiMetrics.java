@@ -30,6 +30,8 @@ public final class ApiMetrics {
   ApiMetrics(Upstream upstream) {
     this.upstream = upstream;
     this.authFailures = Counter.builder("zhiku.auth.failures").description("Requests refused for a missing or wrong API key").register(registry);
+    io.micrometer.core.instrument.Gauge.builder("zhiku.streams.paused", upstream, Upstream::pausedStreams)
+        .description("Streams whose worker reply is paused because their client reads slower than the model writes").register(registry);
   }
 
   /** "none" for requests that name no model (/v1/models, a body without one), "unknown" for a model not served. */

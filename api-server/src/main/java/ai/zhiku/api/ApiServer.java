@@ -1,6 +1,7 @@
 package ai.zhiku.api;
 
 import ai.zhiku.common.ErrorKind;
+import ai.zhiku.common.ListenerGuard;
 import ai.zhiku.common.Metrics;
 import ai.zhiku.common.ZhikuException;
 import ai.zhiku.protocol.CountTokensReply;
@@ -34,6 +35,9 @@ import org.slf4j.LoggerFactory;
 public final class ApiServer {
   private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
   private static final long CREATED = System.currentTimeMillis() / 1000;
+  /** The longest request line (method, URL, version) and the most header bytes accepted: Vert.x's defaults, named in the 414 / 431. */
+  static final int MAX_REQUEST_LINE = 4096;
+  static final int MAX_HEADERS = 8192;
 
   private final Vertx vertx;
   private final ApiServerConfig config;
@@ -49,7 +53,8 @@ public final class ApiServer {
   public ApiServer(Vertx vertx, ApiServerConfig config, KbRoutes kbRoutes) {
     this.vertx = vertx;
     this.config = config;
-    this.upstream = new Upstream(vertx, config.controllerAddress(), config.modelsCacheMs(), config.maxBodyBytes());
+    this.upstream = new Upstream(vertx, config.controllerAddress(), config.controllerPollMs(), config.modelRetentionMs(),
+        config.maxBodyBytes());
     this.metrics = new ApiMetrics(upstream);
     this.kbRoutes = kbRoutes;
     this.keys = config.apiKeys().stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList();
@@ -93,8 +98,12 @@ public final class ApiServer {
     router.route().last().handler(ctx -> OpenAiError.send(ctx.response(),
         new ZhikuException(ErrorKind.NOT_FOUND, "Unknown request URL: " + ctx.request().method() + " " + ctx.request().path()
             + ". Please check the URL for typos.", null, "unknown_url")));
-    router.errorHandler(413, ctx -> OpenAiError.send(ctx.response(), new ZhikuException(ErrorKind.PAYLOAD_TOO_LARGE,
-        "Request body too large; the limit is " + config.maxBodyBytes() + " bytes.", null, "request_too_large")));
+    router.errorHandler(413, ctx -> {
+      boolean upload = kbRoutes != null && ctx.request().path().startsWith("/v1/knowledge_bases");
+      OpenAiError.send(ctx.response(), new ZhikuException(ErrorKind.PAYLOAD_TOO_LARGE, upload
+          ? "Request body too large; the limit for knowledge-base requests is " + config.maxUploadBytes() + " bytes (--max-upload-bytes)."
+          : "Request body too large; the limit is " + config.maxBodyBytes() + " bytes (--max-body-bytes).", null, "request_too_large"));
+    });
     router.errorHandler(405, ctx -> OpenAiError.send(ctx.response(), new ZhikuException(ErrorKind.NOT_FOUND,
         "Method " + ctx.request().method() + " is not allowed for " + ctx.request().path(), null, "method_not_allowed")));
     router.errorHandler(500, ctx -> OpenAiError.send(ctx.response(), ctx.failure() == null
@@ -103,10 +112,16 @@ public final class ApiServer {
   }
 
   public Future<Integer> start() {
-    server = vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port())
-        .setCompressionSupported(true).setTcpNoDelay(true));
-    server.requestHandler(router());
-    return server.listen().map(s -> {
+    HttpServerOptions options = new HttpServerOptions().setHost(config.host()).setPort(config.port())
+        .setCompressionSupported(true).setTcpNoDelay(true)
+        .setMaxInitialLineLength(MAX_REQUEST_LINE).setMaxHeaderSize(MAX_HEADERS)
+        // HTTP/1.1 only (clients and browsers speak it over cleartext): then Vert.x hands over each
+        // connection at accept, and the header timeout covers a socket that never sends a head
+        .setHttp2ClearTextEnabled(false);
+    server = vertx.createHttpServer(options);
+    // header, body and idle timeouts; 414 / 431 in OpenAI's shape
+    server.requestHandler(new ListenerGuard(vertx, config.timeouts()).install(server, options, router()));
+    return upstream.start().compose(v -> server.listen()).map(s -> {
       log.info("api-server listening on http://{}:{}/v1 (controller {}, {} API keys, knowledge bases {})", config.host(),
           s.actualPort(), config.controllerAddress(), keys.size(), kbRoutes == null ? "off" : "on");
       return s.actualPort();

@@ -3,6 +3,7 @@ package ai.zhiku.api;
 import ai.zhiku.common.Flag;
 import ai.zhiku.common.Flag.Kind;
 import ai.zhiku.common.Flags;
+import ai.zhiku.common.ListenerTimeouts;
 import ai.zhiku.common.Options;
 import java.util.List;
 
@@ -11,7 +12,11 @@ import java.util.List;
  *
  * @param apiKeys empty: no authentication
  * @param maxBodyBytes request bodies above this get 413 (document uploads have their own limit)
+ * @param controllerPollMs how often the worker table is fetched from the controller ({@code --controller-poll-interval})
  * @param kbDatabaseUrl JDBC URL of the knowledge-base database; null: knowledge bases are off
+ * @param modelRetentionMs a model served within this long and now without workers is a 503 (retry), not a
+ *     404 ({@code --model-retention})
+ * @param timeouts header, body and idle timeouts of the HTTP port ({@code --header-timeout} and the others)
  */
 public record ApiServerConfig(
     String host,
@@ -21,10 +26,21 @@ public record ApiServerConfig(
     List<String> corsOrigins,
     long maxBodyBytes,
     long maxUploadBytes,
-    long modelsCacheMs,
+    long controllerPollMs,
     String kbDatabaseUrl,
     int kbPoolSize,
-    String defaultEmbeddingModel) {
+    String defaultEmbeddingModel,
+    long modelRetentionMs,
+    ListenerTimeouts timeouts) {
+
+  public static final long DEFAULT_MODEL_RETENTION_MS = 600_000;
+
+  public ApiServerConfig(String host, int port, String controllerAddress, List<String> apiKeys, List<String> corsOrigins,
+                         long maxBodyBytes, long maxUploadBytes, long controllerPollMs, String kbDatabaseUrl, int kbPoolSize,
+                         String defaultEmbeddingModel) {
+    this(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes, controllerPollMs, kbDatabaseUrl,
+        kbPoolSize, defaultEmbeddingModel, DEFAULT_MODEL_RETENTION_MS, ListenerTimeouts.DEFAULTS);
+  }
 
   public static final Flag HOST = Flag.text("host", "127.0.0.1", "address to listen on (HTTP, /health and /metrics)");
   public static final Flag PORT = Flag.integer("port", 8000, "port of the OpenAI-compatible API (0: any free port)");
@@ -36,7 +52,10 @@ public record ApiServerConfig(
       "larger request bodies get 413; the gRPC message limits derive from it").shownDefault("8MiB");
   public static final Flag MAX_UPLOAD_BYTES = Flag.of("max-upload-bytes", Kind.BYTES, Long.toString(64L << 20),
       "larger document uploads get 413").shownDefault("64MiB");
-  public static final Flag MODELS_CACHE = Flag.of("models-cache", Kind.SECONDS, "1", "seconds the model list from the controller is cached");
+  public static final Flag CONTROLLER_POLL_INTERVAL = Flag.of("controller-poll-interval", Kind.SECONDS, "1",
+      "seconds between fetches of the worker table from the controller (requests are dispatched locally)");
+  public static final Flag MODEL_RETENTION = Flag.of("model-retention", Kind.SECONDS, "600",
+      "seconds a model that lost its workers is answered 503 (retry) instead of 404");
   public static final Flag KB_DATABASE_URL = Flag.of("kb-database-url", Kind.URL, null,
       "JDBC URL of PostgreSQL + pgvector for knowledge bases").shownDefault("none: knowledge bases off");
   public static final Flag KB_POOL_SIZE = Flag.integer("kb-pool-size", 8, "database connections for knowledge bases");
@@ -45,7 +64,8 @@ public record ApiServerConfig(
 
   /** Every flag of {@code bin/zhiku api-server}, in --help order. */
   public static final List<Flag> FLAGS = List.of(HOST, PORT, CONTROLLER_ADDRESS, API_KEYS, ALLOWED_ORIGINS, MAX_BODY_BYTES,
-      MAX_UPLOAD_BYTES, MODELS_CACHE, KB_DATABASE_URL, KB_POOL_SIZE, DEFAULT_EMBEDDING_MODEL);
+      MAX_UPLOAD_BYTES, CONTROLLER_POLL_INTERVAL, MODEL_RETENTION, KB_DATABASE_URL, KB_POOL_SIZE, DEFAULT_EMBEDDING_MODEL,
+      ListenerTimeouts.HEADER_TIMEOUT, ListenerTimeouts.BODY_TIMEOUT, ListenerTimeouts.IDLE_TIMEOUT);
 
   public static Flags flags() {
     return Flags.builder("api-server", "OpenAI-compatible HTTP API in front of the controller's workers, with knowledge bases")
@@ -55,11 +75,18 @@ public record ApiServerConfig(
   public ApiServerConfig {
     apiKeys = apiKeys == null ? List.of() : List.copyOf(apiKeys);
     corsOrigins = corsOrigins == null || corsOrigins.isEmpty() ? List.of("*") : List.copyOf(corsOrigins);
+    timeouts = timeouts == null ? ListenerTimeouts.DEFAULTS : timeouts;
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("--port must be between 0 and 65535, got " + port);
     }
     if (maxBodyBytes < 1024) {
       throw new IllegalArgumentException("--max-body-bytes must be at least 1024");
+    }
+    if (controllerPollMs < 50) {
+      throw new IllegalArgumentException("--controller-poll-interval must be at least 0.05 seconds");
+    }
+    if (modelRetentionMs < 0) {
+      throw new IllegalArgumentException("--model-retention must be 0 or more seconds");
     }
   }
 
@@ -72,19 +99,26 @@ public record ApiServerConfig(
         o.all(ALLOWED_ORIGINS),
         o.getBytes(MAX_BODY_BYTES),
         o.getBytes(MAX_UPLOAD_BYTES),
-        o.getMillis(MODELS_CACHE),
+        o.getMillis(CONTROLLER_POLL_INTERVAL),
         o.get(KB_DATABASE_URL),
         o.getInt(KB_POOL_SIZE),
-        o.get(DEFAULT_EMBEDDING_MODEL));
+        o.get(DEFAULT_EMBEDDING_MODEL),
+        o.getMillis(MODEL_RETENTION),
+        ListenerTimeouts.from(o));
   }
 
   public ApiServerConfig withControllerAddress(String address) {
     return new ApiServerConfig(host, port, address, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
-        modelsCacheMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel);
+        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts);
+  }
+
+  public ApiServerConfig withTimeouts(ListenerTimeouts t) {
+    return new ApiServerConfig(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
+        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, t);
   }
 
   public ApiServerConfig withoutKnowledgeBases() {
     return new ApiServerConfig(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
-        modelsCacheMs, null, kbPoolSize, defaultEmbeddingModel);
+        controllerPollMs, null, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts);
   }
 }

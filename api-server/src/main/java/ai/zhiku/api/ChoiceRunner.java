@@ -78,6 +78,19 @@ final class ChoiceRunner {
     }
   }
 
+  /** Stops reading the workers' replies (the client reads slower than they write) until {@link #resume}. */
+  void pause() {
+    for (Upstream.StreamCall c : calls) {
+      c.pause();
+    }
+  }
+
+  void resume() {
+    for (Upstream.StreamCall c : calls) {
+      c.resume();
+    }
+  }
+
   boolean cancelled() {
     return cancelled;
   }

@@ -536,6 +536,7 @@ final class GenerationHandlers {
     int[] completion = new int[count];
     long[] lastTokenAt = new long[count];
     boolean[] headersSent = new boolean[1];
+    boolean[] draining = new boolean[1];
     metrics.streamOpened(p.model());
     boolean[] closed = new boolean[1];
     Runnable closeOnce = () -> {
@@ -567,6 +568,18 @@ final class GenerationHandlers {
       }
       if (!resp.closed()) {
         resp.write("data: " + json.encode() + "\n\n");
+        // backpressure: a client that reads slower than the model writes pauses the workers' replies
+        // (HTTP/2 flow control then holds the worker back) until what it was sent has drained
+        if (resp.writeQueueFull()) {
+          runner.pause();
+          if (!draining[0]) {
+            draining[0] = true;
+            resp.drainHandler(v -> {
+              draining[0] = false;
+              runner.resume();
+            });
+          }
+        }
       }
     };
     java.util.function.BiFunction<Integer, JsonObject, JsonObject> chatChoice = (index, delta) ->

@@ -38,8 +38,15 @@ class ClusterTest {
       c.workers.remove(b);
       waitFor(() -> c.controller.registry().size() == 1, 5000);
       assertThat(c.controller.registry().size()).isEqualTo(1);
+      c.syncTable(); // the api-server's own table follows within one poll
       assertThat(c.get("/v1/models").body()).doesNotContain("m-alias");
-      assertError(c.post("/v1/chat/completions", CHAT.replace("\"m\"", "\"m-alias\"")), 404, "model", "model_not_found");
+      // served a moment ago: 503 with Retry-After (clients retry), not 404 (they would give up)
+      HttpResponse<String> gone = c.post("/v1/chat/completions", CHAT.replace("\"m\"", "\"m-alias\""));
+      assertError(gone, 503, null, "service_unavailable");
+      assertThat(gone.headers().firstValue("retry-after")).isPresent();
+      assertThat(new JsonObject(gone.body()).getJsonObject("error").getString("message")).contains("m-alias").contains("no live worker");
+      // never served: 404
+      assertError(c.post("/v1/chat/completions", CHAT.replace("\"m\"", "\"never-served\"")), 404, "model", "model_not_found");
       assertThat(c.post("/v1/chat/completions", CHAT).statusCode()).isEqualTo(200);
     }
   }
@@ -167,23 +174,19 @@ class ClusterTest {
     try (TestCluster c = new TestCluster("lottery", 5000)) {
       c.addWorker(new HostedModel.Chat(List.of("m"), new ScriptedChatEngine("a", 256, 1)), 4, 4);
       c.startApi(List.of("sk-one", "sk-two"), 1 << 20);
-      // the registry is the JVM's, shared with the other tests of this module: count from here
-      double failuresBefore = metric(c.get("/metrics").body(), "zhiku_auth_failures_total");
+      double failuresBefore = authFailures(c); // the registry is shared by every test class in this JVM
       assertError(c.get("/v1/models"), 401, null, "invalid_api_key");
       assertError(c.post("/v1/chat/completions", CHAT, "authorization", "Bearer sk-wrong"), 401, null, "invalid_api_key");
       assertThat(c.get("/v1/models", "authorization", "Bearer sk-two").statusCode()).isEqualTo(200);
       assertThat(c.post("/v1/chat/completions", CHAT, "authorization", "Bearer sk-one").statusCode()).isEqualTo(200);
       assertThat(c.get("/health").statusCode()).isEqualTo(200);
-      assertThat(metric(c.get("/metrics").body(), "zhiku_auth_failures_total")).isEqualTo(failuresBefore + 2);
+      assertThat(authFailures(c) - failuresBefore).isEqualTo(2.0);
     }
   }
 
-  /** The value of an unlabelled series in a Prometheus scrape, 0 when it is not there yet. */
-  private static double metric(String scrape, String name) {
-    for (String line : scrape.split("\n")) {
-      if (line.startsWith(name + " ")) return Double.parseDouble(line.substring(name.length() + 1).trim());
-    }
-    return 0;
+  private static double authFailures(TestCluster c) throws Exception {
+    return c.get("/metrics").body().lines().filter(l -> l.startsWith("zhiku_auth_failures_total "))
+        .mapToDouble(l -> Double.parseDouble(l.substring(l.indexOf(' ') + 1))).findFirst().orElse(0);
   }
 
   @Test

@@ -279,6 +279,7 @@ class SpineTest {
     assertThat(engine.cancelled.get()).isEqualTo(cancelledBefore);
     TestCluster.await(w.close());
     cluster.workers.remove(w);
+    cluster.syncTable();
   }
 
   @Test

@@ -22,16 +22,34 @@ import java.util.concurrent.TimeUnit;
  */
 final class TestCluster implements AutoCloseable {
   final Vertx vertx = Vertx.vertx();
-  final ControllerServer controller;
+  ControllerServer controller;
   final int controllerPort;
+  private final String dispatchMethod;
+  private final long expiryMs;
+  private boolean controllerUp = true;
   final List<WorkerServer> workers = new ArrayList<>();
   ApiServer api;
   int apiPort;
   final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   TestCluster(String dispatchMethod, long expiryMs) {
+    this.dispatchMethod = dispatchMethod;
+    this.expiryMs = expiryMs;
     controller = new ControllerServer(vertx, new ControllerConfig("127.0.0.1", 0, expiryMs, dispatchMethod));
     controllerPort = await(controller.start());
+  }
+
+  /** Stops the controller's server, as a crashed controller process: it forgets every worker. */
+  void stopController() {
+    await(controller.close());
+    controllerUp = false;
+  }
+
+  /** A new controller, knowing nothing, on the same port (as a restarted process). */
+  void startController() {
+    controller = new ControllerServer(vertx, new ControllerConfig("127.0.0.1", controllerPort, expiryMs, dispatchMethod));
+    await(controller.start());
+    controllerUp = true;
   }
 
   String controllerAddress() {
@@ -61,10 +79,27 @@ final class TestCluster implements AutoCloseable {
   /** With knowledge bases on the given database (null: off). */
   TestCluster startApi(List<String> keys, long maxBodyBytes, String kbDatabaseUrl) {
     ApiServerConfig config = new ApiServerConfig("127.0.0.1", 0, controllerAddress(), keys, List.of(), maxBodyBytes, 8 << 20,
-        0, kbDatabaseUrl, 2, "bge-small-zh-v1.5");
+        200, kbDatabaseUrl, 2, "bge-small-zh-v1.5");
     api = new ApiServer(vertx, config, kbDatabaseUrl == null ? null : ai.zhiku.api.kb.KnowledgeBaseRoutes.create(vertx, config));
     apiPort = await(api.start());
     return this;
+  }
+
+  /**
+   * Waits until the api-server's own worker table (polled every 200 ms here) lists the same models
+   * as the controller: what a test that changed the workers does before it looks at /v1/models.
+   */
+  void syncTable() {
+    long deadline = System.currentTimeMillis() + 3000;
+    while (System.currentTimeMillis() < deadline
+        && !await(api.upstream().models()).equals(controller.registry().models())) {
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
   }
 
   String base() {
@@ -108,7 +143,9 @@ final class TestCluster implements AutoCloseable {
         // killed already
       }
     }
-    await(controller.close());
+    if (controllerUp) {
+      await(controller.close());
+    }
     await(vertx.close());
   }
 }

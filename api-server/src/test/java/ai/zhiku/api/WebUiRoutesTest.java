@@ -27,7 +27,7 @@ class WebUiRoutesTest {
   static void start() {
     cluster = new TestCluster("shortest_queue", 5000);
     ApiServerConfig config = new ApiServerConfig("127.0.0.1", 0, cluster.controllerAddress(), List.of("sk-ui"),
-        List.of("https://example.com"), 1 << 20, 8 << 20, 0, null, 2, "bge-small-zh-v1.5");
+        List.of("https://example.com"), 1 << 20, 8 << 20, 200, null, 2, "bge-small-zh-v1.5");
     api = new ApiServer(cluster.vertx, config, null);
     port = TestCluster.await(api.start());
   }

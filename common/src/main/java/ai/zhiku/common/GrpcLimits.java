@@ -38,6 +38,31 @@ public final class GrpcLimits {
     return saturatedAdd(Math.max(saturatedMul(Math.max(maxBodyBytes, 1024), 4), embeddings), MARGIN);
   }
 
+  /** HTTP/2 streams beyond a worker's admission capacity: room for its quick refusals (429) and small calls. */
+  public static final int STREAM_HEADROOM = 64;
+  /** HTTP/2's default initial window of one stream (bytes). */
+  public static final int STREAM_WINDOW = 65_535;
+
+  /**
+   * The concurrent HTTP/2 streams a worker accepts on one connection, and the most calls an
+   * api-server keeps open to it: everything its admission gate can hold (running and queued) plus
+   * headroom. So a request beyond the worker's capacity reaches the gate and gets its 429 at once,
+   * instead of waiting in a client-side queue behind HTTP/2's default limit of 100 streams.
+   */
+  public static int workerStreams(int limitWorkerConcurrency, int maxQueue) {
+    long n = (long) Math.max(limitWorkerConcurrency, 1) + Math.max(maxQueue, 0) + STREAM_HEADROOM;
+    return (int) Math.min(Math.max(n, 100), 1 << 20);
+  }
+
+  /**
+   * An HTTP/2 connection window with room for every stream's own window: a stream whose reader is
+   * paused (a slow client) holds at most its own window, never the connection's, so it cannot
+   * stall the other streams on the same connection.
+   */
+  public static int connectionWindow(int streams) {
+    return (int) Math.min((long) streams * STREAM_WINDOW, Integer.MAX_VALUE);
+  }
+
   private static long saturatedMul(long a, long b) {
     long r = a * b;
     return (a != 0 && (r / a != b || r < 0)) ? Long.MAX_VALUE : r;

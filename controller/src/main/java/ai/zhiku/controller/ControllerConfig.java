@@ -2,6 +2,8 @@ package ai.zhiku.controller;
 
 import ai.zhiku.common.Flag;
 import ai.zhiku.common.Flags;
+import ai.zhiku.common.DispatchPolicy;
+import ai.zhiku.common.ListenerTimeouts;
 import ai.zhiku.common.Options;
 import java.util.List;
 
@@ -10,7 +12,7 @@ import java.util.List;
  *
  * @param heartbeatExpiryMs a worker silent for longer than this is dropped
  */
-public record ControllerConfig(String host, int port, long heartbeatExpiryMs, String dispatchMethod) {
+public record ControllerConfig(String host, int port, long heartbeatExpiryMs, String dispatchMethod, ListenerTimeouts timeouts) {
   public static final Flag HOST = Flag.text("host", "127.0.0.1", "address to listen on (gRPC, /health and /metrics share the port)");
   public static final Flag PORT = Flag.integer("port", 21001, "port to listen on (0: any free port)");
   public static final Flag HEARTBEAT_EXPIRY = Flag.of("heartbeat-expiry", Flag.Kind.SECONDS, "6",
@@ -19,11 +21,16 @@ public record ControllerConfig(String host, int port, long heartbeatExpiryMs, St
       "how a worker is picked for a request (lottery: weighted by speed)", "shortest_queue", "lottery");
 
   /** Every flag of {@code bin/zhiku controller}, in --help order. */
-  public static final List<Flag> FLAGS = List.of(HOST, PORT, HEARTBEAT_EXPIRY, DISPATCH_METHOD);
+  public static final List<Flag> FLAGS = List.of(HOST, PORT, HEARTBEAT_EXPIRY, DISPATCH_METHOD,
+      ListenerTimeouts.HEADER_TIMEOUT, ListenerTimeouts.BODY_TIMEOUT, ListenerTimeouts.IDLE_TIMEOUT);
 
   public static Flags flags() {
     return Flags.builder("controller", "registry of workers: heartbeats, expiry, and which worker serves a request")
         .addAll(FLAGS).add(Flags.CONFIG, Flags.VERBOSE).build();
+  }
+
+  public ControllerConfig(String host, int port, long heartbeatExpiryMs, String dispatchMethod) {
+    this(host, port, heartbeatExpiryMs, dispatchMethod, ListenerTimeouts.DEFAULTS);
   }
 
   public ControllerConfig {
@@ -41,6 +48,7 @@ public record ControllerConfig(String host, int port, long heartbeatExpiryMs, St
         o.get(HOST),
         o.getInt(PORT),
         o.getMillis(HEARTBEAT_EXPIRY),
-        o.get(DISPATCH_METHOD));
+        o.get(DISPATCH_METHOD),
+        ListenerTimeouts.from(o));
   }
 }

@@ -1,5 +1,6 @@
 package ai.zhiku.controller;
 
+import ai.zhiku.common.DispatchPolicy;
 import ai.zhiku.common.Metrics;
 import ai.zhiku.protocol.ControllerGrpcService;
 import ai.zhiku.protocol.DeregisterReply;
@@ -41,6 +42,7 @@ public final class ControllerServer {
   private final MultiGauge workersGauge;
   private HttpServer server;
   private long expiryTimer = -1;
+  private final long startedAt = System.currentTimeMillis();
 
   public ControllerServer(Vertx vertx, ControllerConfig config) {
     this.vertx = vertx;
@@ -60,7 +62,8 @@ public final class ControllerServer {
     GrpcServer grpc = GrpcServer.server(vertx);
     grpc.callHandler(ControllerGrpcService.Register, req -> req.handler(msg -> {
           WorkerRecord rec = new WorkerRecord(msg.getWorkerAddress(), List.copyOf(msg.getModelNamesList()),
-              WorkerRegistry.kindOrChat(msg.getKind()), msg.getContextLength(), msg.getSpeed() > 0 ? msg.getSpeed() : 1.0, msg.getEmbeddingDimension());
+              WorkerRegistry.kindOrChat(msg.getKind()), msg.getContextLength(), msg.getSpeed() > 0 ? msg.getSpeed() : 1.0, msg.getEmbeddingDimension(),
+              msg.getMaxConcurrency(), msg.getMaxQueue());
           registry.register(rec, msg.getQueueLength());
           log.info("worker registered: {} serving {} ({})", rec.address(), rec.modelNames(), rec.kind());
           updateGauge();
@@ -86,8 +89,12 @@ public final class ControllerServer {
               "policy", registry.policy().name(), "outcome", address == null ? "no_worker" : "ok")).increment();
           req.response().send(DispatchReply.newBuilder().setWorkerAddress(address == null ? "" : address).build());
         }));
+    // what api-servers poll to dispatch by themselves: the table, the policy, and whether this
+    // controller is young enough that workers may not all have re-registered yet
     grpc.callHandler(ControllerGrpcService.WorkerStatus, req -> req.handler(msg ->
-            req.response().send(WorkerStatusReply.newBuilder().addAllWorkers(registry.workers()).build())));
+            req.response().send(WorkerStatusReply.newBuilder().addAllWorkers(registry.workers())
+                .setDispatchMethod(registry.policy().name()).setUptimeMs(System.currentTimeMillis() - startedAt)
+                .setHeartbeatExpiryMs(config.heartbeatExpiryMs()).setStartedUnixMs(startedAt).build())));
     grpc.callHandler(ControllerGrpcService.Refresh, req -> req.handler(msg -> {
           // Liveness is pushed by heartbeats, so a refresh only applies expiry now instead of polling workers.
           expireNow();
@@ -106,7 +113,7 @@ public final class ControllerServer {
       ctx.json(arr);
     });
 
-    server = ai.zhiku.common.SharedPort.create(vertx, config.host(), config.port(), grpc, router);
+    server = ai.zhiku.common.SharedPort.create(vertx, config.host(), config.port(), config.timeouts(), grpc, router);
     long period = Math.max(50, config.heartbeatExpiryMs() / 4);
     expiryTimer = vertx.setPeriodic(period, id -> expireNow());
     return server.listen().map(s -> {

@@ -1,6 +1,8 @@
 package ai.zhiku.controller;
 
+import ai.zhiku.common.DispatchPolicy;
 import ai.zhiku.protocol.ModelCard;
+import ai.zhiku.protocol.ModelCards;
 import ai.zhiku.protocol.ModelKind;
 import ai.zhiku.protocol.WorkerInfo;
 import java.util.ArrayList;
@@ -95,26 +97,14 @@ public final class WorkerRegistry {
       candidates.add(new DispatchPolicy.Candidate(e.record.address(), e.record.speed(), e.queueLength));
     }
     Entry chosen = entries.get(policy.pick(candidates));
-    if (policy instanceof DispatchPolicy.ShortestQueue) {
+    if (policy.countsPicks()) {
       chosen.queueLength++;
     }
     return chosen.record.address();
   }
 
   public synchronized List<ModelCard> models() {
-    Map<String, ModelCard.Builder> byName = new TreeMap<>();
-    for (Entry e : workers.values()) {
-      for (String name : e.record.modelNames()) {
-        ModelCard.Builder b = byName.computeIfAbsent(name, n -> ModelCard.newBuilder()
-            .setName(n).setKind(e.record.kind()).setContextLength(e.record.contextLength())
-            .setEmbeddingDimension(e.record.embeddingDimension()));
-        b.setWorkers(b.getWorkers() + 1);
-        b.setContextLength(Math.min(b.getContextLength(), e.record.contextLength()));
-      }
-    }
-    List<ModelCard> out = new ArrayList<>();
-    byName.values().forEach(b -> out.add(b.build()));
-    return out;
+    return ModelCards.of(workers());
   }
 
   public synchronized List<WorkerInfo> workers() {
@@ -129,6 +119,9 @@ public final class WorkerRegistry {
           .setQueueLength(e.queueLength)
           .setRunning(e.running)
           .setLastHeartbeatUnixMs(e.lastHeartbeatMs)
+          .setEmbeddingDimension(e.record.embeddingDimension())
+          .setMaxConcurrency(e.record.maxConcurrency())
+          .setMaxQueue(e.record.maxQueue())
           .build());
     }
     return out;

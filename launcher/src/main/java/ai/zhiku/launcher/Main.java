@@ -269,7 +269,7 @@ public final class Main {
     Quiet.forDevice(workerConfigs.isEmpty() ? "cpu" : workerConfigs.getFirst().device());
     int controllerPort = o.getInt(Commands.CONTROLLER_PORT);
     ControllerConfig controllerConfig = new ControllerConfig("127.0.0.1", controllerPort,
-        o.getMillis(ControllerConfig.HEARTBEAT_EXPIRY), o.get(ControllerConfig.DISPATCH_METHOD));
+        o.getMillis(ControllerConfig.HEARTBEAT_EXPIRY), o.get(ControllerConfig.DISPATCH_METHOD), ai.zhiku.common.ListenerTimeouts.from(o));
 
     Vertx vertx = vertx();
     Opened opened = new Opened();

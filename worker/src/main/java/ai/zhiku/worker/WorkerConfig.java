@@ -23,6 +23,7 @@ import java.util.List;
  * @param maxBodyBytes the largest HTTP body the api-servers in front of this worker accept
  *     ({@code --max-body-bytes}, the same flag and default as theirs); the gRPC request limit is
  *     derived from it ({@link ai.zhiku.common.GrpcLimits#requestBytes})
+ * @param timeouts header, body and idle timeouts of its port ({@code --header-timeout} and the others)
  */
 public record WorkerConfig(
     String host,
@@ -46,7 +47,8 @@ public record WorkerConfig(
     long maxBodyBytes,
     String kvCacheMemory,
     int maxTokensDefault,
-    String kvCacheDtype) {
+    String kvCacheDtype,
+    ai.zhiku.common.ListenerTimeouts timeouts) {
 
   public static final Flag HOST = Flag.text("host", "127.0.0.1", "address to listen on (gRPC, /health and /metrics share the port)");
   public static final Flag PORT = Flag.integer("port", 21002, "port to listen on (0: any free port)");
@@ -98,8 +100,9 @@ public record WorkerConfig(
   /** Every flag of {@code bin/zhiku worker}, in --help order. */
   public static final List<Flag> FLAGS = List.of(HOST, PORT, WORKER_ADDRESS, CONTROLLER_ADDRESS, MODEL_PATH, MODEL_NAMES, DEVICE, DTYPE,
       CHAT_TEMPLATE, LIMIT_WORKER_CONCURRENCY, MAX_QUEUE, MAX_NUM_SEQS, KV_CACHE_MEMORY, KV_CACHE_DTYPE, MAX_TOKENS_DEFAULT, HEARTBEAT_INTERVAL, SPEED,
-      EMBEDDING_MAX_BATCH, EMBEDDING_MAX_WAIT_US, TRUNCATE_EMBEDDINGS, SHUTDOWN_GRACE, MAX_BODY_BYTES, QUANTIZE, LOAD_8BIT, NUM_GPUS,
-      GPUS, MAX_GPU_MEMORY);
+      EMBEDDING_MAX_BATCH, EMBEDDING_MAX_WAIT_US, TRUNCATE_EMBEDDINGS, SHUTDOWN_GRACE, MAX_BODY_BYTES,
+      ai.zhiku.common.ListenerTimeouts.HEADER_TIMEOUT, ai.zhiku.common.ListenerTimeouts.BODY_TIMEOUT,
+      ai.zhiku.common.ListenerTimeouts.IDLE_TIMEOUT, QUANTIZE, LOAD_8BIT, NUM_GPUS, GPUS, MAX_GPU_MEMORY);
 
   public static Flags flags() {
     return Flags.builder("worker", "hosts one model (chat or embedding) and registers it with the controller")
@@ -108,6 +111,7 @@ public record WorkerConfig(
 
   public WorkerConfig {
     modelNames = modelNames == null ? List.of() : List.copyOf(modelNames);
+    timeouts = timeouts == null ? ai.zhiku.common.ListenerTimeouts.DEFAULTS : timeouts;
     if (limitWorkerConcurrency < 1) {
       throw new IllegalArgumentException("--limit-worker-concurrency must be at least 1");
     }
@@ -158,7 +162,8 @@ public record WorkerConfig(
         o.getBytes(MAX_BODY_BYTES),
         o.get(KV_CACHE_MEMORY),
         o.getInt(MAX_TOKENS_DEFAULT),
-        o.get(KV_CACHE_DTYPE));
+        o.get(KV_CACHE_DTYPE),
+        ai.zhiku.common.ListenerTimeouts.from(o));
   }
 
   /**
@@ -207,31 +212,37 @@ public record WorkerConfig(
   public WorkerConfig local(String controllerAddress, Path modelPath, List<String> names) {
     return new WorkerConfig("127.0.0.1", 0, null, controllerAddress, modelPath, names, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, timeouts);
   }
 
   public WorkerConfig withLimits(int limit, int queue) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limit, queue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, timeouts);
   }
 
   public WorkerConfig withHeartbeat(long intervalMs, long graceMs) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, intervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, graceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype);
+        truncateEmbeddings, graceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, timeouts);
   }
 
   public WorkerConfig withTruncateEmbeddings(boolean truncate) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncate, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype);
+        truncate, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, timeouts);
   }
 
   public WorkerConfig withMaxBodyBytes(long bytes) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, bytes, kvCacheMemory, maxTokensDefault, kvCacheDtype);
+        truncateEmbeddings, shutdownGraceMs, bytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, timeouts);
+  }
+
+  public WorkerConfig withTimeouts(ai.zhiku.common.ListenerTimeouts t) {
+    return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
+        limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, t);
   }
 
   /** Model names: as given, else the model directory's base name, else {@code fallback}. */

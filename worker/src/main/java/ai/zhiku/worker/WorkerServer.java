@@ -65,6 +65,8 @@ public final class WorkerServer {
   private final HostedModel model;
   private final AdmissionGate gate;
   private final Set<Call> activeCalls = ConcurrentHashMap.newKeySet();
+  /** Generate streams whose caller reads slower than the model writes (output held back until it drains). */
+  private final java.util.concurrent.atomic.AtomicInteger throttledStreams = new java.util.concurrent.atomic.AtomicInteger();
   private final AtomicBoolean draining = new AtomicBoolean();
   /** Why the model can serve no more (its engine failed), or null. */
   private volatile String unhealthy;
@@ -88,6 +90,8 @@ public final class WorkerServer {
         .description("Requests waiting for a slot").register(Metrics.registry());
     Gauge.builder("zhiku.worker.running", gate, AdmissionGate::running).tags(tags)
         .description("Requests being served").register(Metrics.registry());
+    Gauge.builder("zhiku.worker.streams.throttled", throttledStreams, java.util.concurrent.atomic.AtomicInteger::get).tags(tags)
+        .description("Generate streams held back because their caller reads slower than the model writes").register(Metrics.registry());
     WorkerMetrics.bind(model, tags, gate);
   }
 
@@ -98,6 +102,11 @@ public final class WorkerServer {
 
   public HostedModel model() {
     return model;
+  }
+
+  /** Generate streams held back now because their caller reads slower than the model writes. */
+  public int throttledStreams() {
+    return throttledStreams.get();
   }
 
   public Future<Integer> start() {
@@ -126,7 +135,12 @@ public final class WorkerServer {
     router.get("/health/live").handler(ctx -> ctx.json(new JsonObject().put("status", "alive")));
     router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", Metrics.CONTENT_TYPE).end(Metrics.scrape()));
 
-    server = ai.zhiku.common.SharedPort.create(vertx, config.host(), config.port(), grpc, router);
+    // HTTP/2 streams per connection: the gate's whole capacity plus headroom, so requests past it
+    // reach the gate and get its 429 instead of queueing in the caller
+    int streams = ai.zhiku.common.GrpcLimits.workerStreams(config.limitWorkerConcurrency(), config.maxQueue());
+    server = ai.zhiku.common.SharedPort.create(vertx, new io.vertx.core.http.HttpServerOptions().setHost(config.host()).setPort(config.port())
+        .setInitialSettings(new io.vertx.core.http.Http2Settings().setMaxConcurrentStreams(streams))
+        .setHttp2ConnectionWindowSize(GrpcLimits.connectionWindow(streams)), config.timeouts(), grpc, router);
     return server.listen().compose(s -> {
       int port = s.actualPort();
       advertisedAddress = config.workerAddress() != null
@@ -173,7 +187,7 @@ public final class WorkerServer {
         .setWorkerAddress(advertisedAddress).addAllModelNames(model.names()).setKind(kind())
         .setContextLength(contextLength()).setSpeed(speed > 0 ? speed : 1.0)
         .setEmbeddingDimension(model instanceof HostedModel.Embedding e ? e.engine().info().dimension() : 0)
-        .setQueueLength(gate.queued()).setMaxConcurrency(gate.limit()).build())
+        .setQueueLength(gate.queued()).setMaxConcurrency(gate.limit()).setMaxQueue(config.maxQueue()).build())
         .onSuccess(r -> log.info("registered with controller {}", config.controllerAddress()))
         .mapEmpty();
   }
@@ -308,6 +322,24 @@ public final class WorkerServer {
     /** The vLLM-compatible request series (time to first token, inter-token latency, end to end, finish reason). */
     final ai.zhiku.common.VllmMetrics.Request timing;
 
+    /** Its caller reads slower than the model writes: output waits for a drain. */
+    final AtomicBoolean throttled = new AtomicBoolean();
+
+    /** Marks the call throttled; true when it was not already. */
+    boolean throttle() {
+      if (throttled.compareAndSet(false, true)) {
+        throttledStreams.incrementAndGet();
+        return true;
+      }
+      return false;
+    }
+
+    void unthrottle() {
+      if (throttled.compareAndSet(true, false)) {
+        throttledStreams.decrementAndGet();
+      }
+    }
+
     Call(ai.zhiku.common.VllmMetrics.Request timing) {
       this.timing = timing;
     }
@@ -335,9 +367,27 @@ public final class WorkerServer {
         private int pendingTokens;
         private boolean scheduled;
 
-        private void flush() {
+        /**
+         * Sends the pending text, unless the caller reads slower than the model writes (its HTTP/2
+         * window is used up, so the write queue is full): then the text keeps coalescing here (at
+         * most the generation's own text) and goes out on drain. {@code last}: the final flush
+         * before the end, which sends whatever is pending.
+         */
+        private void flush(boolean last) {
           String text;
           int tokens;
+          if (!last && !done.get() && resp.writeQueueFull()) {
+            synchronized (this) {
+              scheduled = false;
+            }
+            if (throttle()) {
+              resp.drainHandler(v -> {
+                unthrottle();
+                flush(false);
+              });
+            }
+            return;
+          }
           synchronized (this) {
             scheduled = false;
             if (pending.isEmpty()) {
@@ -359,18 +409,18 @@ public final class WorkerServer {
           synchronized (this) {
             pending.append(text);
             pendingTokens += tokens;
-            if (scheduled) {
+            if (scheduled || throttled.get()) {
               return;
             }
             scheduled = true;
           }
-          context.runOnContext(v -> flush());
+          context.runOnContext(v -> flush(false));
         }
 
         @Override
         public void onFinish(FinishReason reason, int promptTokens, int completionTokens) {
           context.runOnContext(v -> {
-            flush();
+            flush(true);
             if (finish()) {
               timing.finish(reason == FinishReason.LENGTH ? "length" : "stop", promptTokens, completionTokens);
               resp.end(GenerateChunk.newBuilder()
@@ -385,7 +435,7 @@ public final class WorkerServer {
         @Override
         public void onError(Throwable error) {
           context.runOnContext(v -> {
-            flush();
+            flush(true);
             if (finish()) {
               timing.fail();
               fail(resp, error);
@@ -412,6 +462,7 @@ public final class WorkerServer {
     /** Marks the call finished once; gives its slot back if it had one. */
     boolean finish() {
       if (done.compareAndSet(false, true)) {
+        unthrottle();
         activeCalls.remove(this);
         if (admitted) {
           gate.release();

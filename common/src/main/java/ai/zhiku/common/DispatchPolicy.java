@@ -1,10 +1,14 @@
-package ai.zhiku.controller;
+package ai.zhiku.common;
 
 import java.util.List;
 import java.util.Locale;
 import java.util.random.RandomGenerator;
 
-/** How the controller picks one worker among those that serve a model. */
+/**
+ * How one worker is picked among those that serve a model. Shared by the controller (its Dispatch
+ * RPC) and the api-server (which dispatches from its own copy of the worker table, so the
+ * controller is not in a request's path).
+ */
 public sealed interface DispatchPolicy permits DispatchPolicy.Lottery, DispatchPolicy.ShortestQueue {
 
   /** A live worker as a policy sees it. */
@@ -14,6 +18,14 @@ public sealed interface DispatchPolicy permits DispatchPolicy.Lottery, DispatchP
   int pick(List<Candidate> candidates);
 
   String name();
+
+  /**
+   * Whether the table counts each pick into the chosen worker's queue at once (until the next
+   * heartbeat corrects it), so that a burst spreads instead of piling onto one worker.
+   */
+  default boolean countsPicks() {
+    return false;
+  }
 
   /** Picks at random, each worker weighted by its speed. */
   record Lottery(RandomGenerator random) implements DispatchPolicy {
@@ -63,8 +75,14 @@ public sealed interface DispatchPolicy permits DispatchPolicy.Lottery, DispatchP
     public String name() {
       return "shortest_queue";
     }
+
+    @Override
+    public boolean countsPicks() {
+      return true;
+    }
   }
 
+  /** The policy called {@code name} (the values of --dispatch-method). */
   static DispatchPolicy named(String name) {
     return switch (name.toLowerCase(Locale.ROOT)) {
       case "lottery" -> new Lottery(RandomGenerator.of("L64X128MixRandom"));
