@@ -260,6 +260,9 @@ try {
     await page.waitForURL(u => u.hash === '#/kb/' + KB);
     await page.locator('h1', { hasText: KB }).waitFor();
     await page.locator('text=No documents yet.').waitFor();
+    // the description is the server's (the page keeps none in the browser): it is there after a reload
+    await page.reload();
+    await page.locator('p', { hasText: 'Pine Island travel notes' }).waitFor();
   });
 
   await scenario('05-kb-upload', async () => {

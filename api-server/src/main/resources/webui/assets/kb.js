@@ -5,19 +5,8 @@ import { h, clear, formatBytes } from './dom.js';
 import { api, uploadFile } from './api.js';
 import { toast, confirmBox } from './app.js';
 
-// The API stores no description yet: it is sent with the create call (for a server that keeps it) and
-// kept in this browser; a description in the server's JSON wins.
-const DESCRIPTIONS = 'zhiku.kbDescriptions';
 const ACCEPT = '.txt,.md,.markdown,.pdf,.docx,.html,.htm,.csv,.json';
 
-function descriptions() {
-  try { return JSON.parse(localStorage.getItem(DESCRIPTIONS)) || {}; } catch { return {}; }
-}
-function setDescription(name, text) {
-  const d = descriptions();
-  if (text) d[name] = text; else delete d[name];
-  localStorage.setItem(DESCRIPTIONS, JSON.stringify(d));
-}
 const when = sec => sec == null ? '' : new Date(sec * 1000).toLocaleString(getLang() === 'zh' ? 'zh-CN' : 'en');
 const kbPath = name => '/v1/knowledge_bases/' + encodeURIComponent(name);
 
@@ -51,10 +40,9 @@ export function kbListView(root) {
     }
     clear(rows);
     status.textContent = list.length ? '' : t('noKbs');
-    const d = descriptions();
     for (const kb of list) {
       rows.append(h('tr', { 'data-kb': kb.name },
-        h('td', h('a', { href: '#/kb/' + encodeURIComponent(kb.name) }, h('b', kb.name)), kb.description || d[kb.name] ? h('div.muted', kb.description || d[kb.name]) : null),
+        h('td', h('a', { href: '#/kb/' + encodeURIComponent(kb.name) }, h('b', kb.name)), kb.description ? h('div.muted', kb.description) : null),
         h('td', kb.embedding_model), h('td.num', kb.document_count), h('td.num', kb.chunk_count), h('td', when(kb.created_at)),
         h('td.actions', h('a.button.ghost', { href: '#/kb/' + encodeURIComponent(kb.name) }, t('open')),
           h('button.ghost.danger', { 'data-test': 'delete-kb', onclick: () => remove(kb.name) }, t('delete')))));
@@ -64,7 +52,6 @@ export function kbListView(root) {
     if (!await confirmBox(t('confirmDeleteKb', kb))) return;
     try {
       await api('DELETE', kbPath(kb));
-      setDescription(kb, null);
     } catch (e) { toast(e.message); }
     refresh();
   }
@@ -75,7 +62,6 @@ export function kbListView(root) {
     if (emb.value) body.embedding_model = emb.value;
     try {
       await api('POST', '/v1/knowledge_bases', body);
-      setDescription(body.name, desc.value.trim());
       location.hash = '#/kb/' + encodeURIComponent(body.name);
     } catch (err) { toast(err.message); }
   }
@@ -111,7 +97,7 @@ export function kbPageView(root, kb) {
   const topK = h('input', { id: 'q-topk', type: 'number', min: 1, max: 100, value: 3 });
   const threshold = h('input', { id: 'q-threshold', type: 'number', min: 0, max: 1, step: 0.05, placeholder: '0' });
   const hits = h('div.hits', { id: 'hits' });
-  const about = h('p', descriptions()[kb] || '');
+  const about = h('p', '');
   const info = h('p.muted');
 
   root.append(h('div.page',
@@ -135,7 +121,7 @@ export function kbPageView(root, kb) {
   async function refresh() {
     try {
       const [info_, docs] = await Promise.all([api('GET', kbPath(kb)), api('GET', kbPath(kb) + '/documents')]);
-      if (info_.description) about.textContent = info_.description;
+      about.textContent = info_.description || '';
       info.textContent = `${info_.embedding_model} · ${t('documents')} ${info_.document_count} · ${t('chunks')} ${info_.chunk_count}`;
       clear(rows);
       status.textContent = docs.data.length ? '' : t('noDocs');

@@ -164,6 +164,7 @@ final class WorkerTable {
       }
     }
     if (serving.isEmpty()) {
+      dispatched("none", "no_worker"); // the name may be anything a client sent: not a label
       return new Pick(null, null, false, 0);
     }
     List<Entry> open = new ArrayList<>();
@@ -175,6 +176,7 @@ final class WorkerTable {
       }
     }
     if (open.isEmpty()) {
+      dispatched(model, "saturated");
       return new Pick(null, null, true, cap);
     }
     List<Entry> healthy = open.stream().filter(e -> e.suspectUntil <= now).toList();
@@ -188,7 +190,14 @@ final class WorkerTable {
       chosen.queueLength++;
     }
     chosen.inFlight++;
+    dispatched(model, "ok");
     return new Pick(chosen.info.getWorkerAddress(), chosen.socket, false, chosen.streamCap());
+  }
+
+  /** Dispatch decisions by model, policy and outcome (the api-server dispatches; the controller only keeps the table). */
+  private void dispatched(String model, String outcome) {
+    ai.zhiku.common.Metrics.registry().counter("zhiku.api.dispatch", "model", model, "policy", policy.name(), "outcome", outcome)
+        .increment();
   }
 
   /** A call picked by {@link #pick} ended. */

@@ -78,8 +78,11 @@ class KnowledgeBaseApiTest {
 
   @Test
   void ingestSearchAndAnswerWithSources() throws Exception {
-    HttpResponse<String> created = cluster.post("/v1/knowledge_bases", new JsonObject().put("name", KB).encode());
+    HttpResponse<String> created = cluster.post("/v1/knowledge_bases",
+        new JsonObject().put("name", KB).put("description", "  部署与嵌入的笔记  ").encode());
     assertThat(created.statusCode()).as(created.body()).isEqualTo(200);
+    assertThat(new JsonObject(created.body()).getString("description")).isEqualTo("部署与嵌入的笔记");
+    assertThat(new JsonObject(cluster.get("/v1/knowledge_bases/" + KB).body()).getString("description")).isEqualTo("部署与嵌入的笔记");
     assertThat(new JsonObject(created.body()).getString("embedding_model")).isEqualTo("bge-small-zh-v1.5");
     assertThat(new JsonObject(created.body()).getInteger("dimension")).isEqualTo(512);
 

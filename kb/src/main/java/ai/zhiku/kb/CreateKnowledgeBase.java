@@ -6,7 +6,12 @@ package ai.zhiku.kb;
  * built-in prompt templates (Chinese, or English for English questions).
  */
 public record CreateKnowledgeBase(
-    String name, String embeddingModel, Integer chunkSize, Integer chunkOverlap, String promptTemplate) {
+    String name, String embeddingModel, Integer chunkSize, Integer chunkOverlap, String promptTemplate, String description) {
+  /** Without a description. */
+  public CreateKnowledgeBase(String name, String embeddingModel, Integer chunkSize, Integer chunkOverlap, String promptTemplate) {
+    this(name, embeddingModel, chunkSize, chunkOverlap, promptTemplate, null);
+  }
+
   public static CreateKnowledgeBase named(String name) {
     return new CreateKnowledgeBase(name, null, null, null, null);
   }

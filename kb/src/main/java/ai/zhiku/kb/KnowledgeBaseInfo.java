@@ -2,7 +2,10 @@ package ai.zhiku.kb;
 
 import java.time.Instant;
 
-/** A knowledge base as listed: its settings and how much it holds. promptTemplate is null for the defaults. */
+/**
+ * A knowledge base as listed: its settings and how much it holds. promptTemplate is null for the
+ * defaults, description null when none was given.
+ */
 public record KnowledgeBaseInfo(
     String name,
     String embeddingModel,
@@ -12,4 +15,5 @@ public record KnowledgeBaseInfo(
     String promptTemplate,
     Instant createdAt,
     long documentCount,
-    long chunkCount) {}
+    long chunkCount,
+    String description) {}

@@ -118,19 +118,24 @@ public final class KnowledgeBaseService implements AutoCloseable {
             "prompt_template must contain {context} and {question} and be at most 8000 characters");
       }
     }
+    String description = req.description() == null || req.description().isBlank() ? null : req.description().strip();
+    if (description != null && description.length() > 2000) {
+      throw ZhikuException.invalid("description", "description must be at most 2000 characters, got " + description.length());
+    }
     int dimension = embedder(model).dimension();
     String tpl = template;
     int id = db.inTransaction(c -> {
       Integer newId;
       try (PreparedStatement ps = c.prepareStatement("""
-          INSERT INTO knowledge_bases (name, embedding_model, dimension, chunk_size, chunk_overlap, prompt_template)
-          VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING id""")) {
+          INSERT INTO knowledge_bases (name, embedding_model, dimension, chunk_size, chunk_overlap, prompt_template, description)
+          VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING id""")) {
         ps.setString(1, name);
         ps.setString(2, model);
         ps.setInt(3, dimension);
         ps.setInt(4, chunkSize);
         ps.setInt(5, overlap);
         ps.setString(6, tpl);
+        ps.setString(7, description);
         try (ResultSet rs = ps.executeQuery()) {
           newId = rs.next() ? rs.getInt(1) : null;
         }
@@ -179,14 +184,14 @@ public final class KnowledgeBaseService implements AutoCloseable {
 
   private static final String INFO_SQL = """
       SELECT k.name, k.embedding_model, k.dimension, k.chunk_size, k.chunk_overlap, k.prompt_template, k.created_at,
-             coalesce(d.documents, 0), coalesce(d.chunks, 0)
+             coalesce(d.documents, 0), coalesce(d.chunks, 0), k.description
       FROM knowledge_bases k
       LEFT JOIN LATERAL (SELECT count(*) AS documents, sum(chunk_count) AS chunks
                          FROM documents WHERE kb_id = k.id) d ON true""";
 
   private static KnowledgeBaseInfo info(ResultSet rs) throws SQLException {
     return new KnowledgeBaseInfo(rs.getString(1), rs.getString(2), rs.getInt(3), rs.getInt(4), rs.getInt(5),
-        rs.getString(6), rs.getTimestamp(7).toInstant(), rs.getLong(8), rs.getLong(9));
+        rs.getString(6), rs.getTimestamp(7).toInstant(), rs.getLong(8), rs.getLong(9), rs.getString(10));
   }
 
   public void delete(String name) {

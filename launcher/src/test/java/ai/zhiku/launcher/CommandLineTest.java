@@ -151,13 +151,15 @@ class CommandLineTest {
     Files.writeString(typeOnly.resolve("config.json"), "{\"model_type\":\"internlm2\"}");
     Path noHidden = copyWithConfig(golden.resolve("internlm2-tiny"), "no-hidden", c -> c.replaceAll("\"hidden_size\": *32,", ""));
     Path badHidden = copyWithConfig(golden.resolve("internlm2-tiny"), "bad-hidden", c -> c.replaceAll("\"hidden_size\": *32", "\"hidden_size\": 64"));
+    Path llama = copyWithConfig(golden.resolve("internlm2-tiny"), "llama",
+        c -> c.replace("\"InternLM2ForCausalLM\"", "\"LlamaForCausalLM\""));
     Path missing = tmp.resolve("missing");
     Object[][] cases = {
         {missing, "--model-path " + missing + " does not exist; give a Hugging Face model directory"},
         {empty, "--model-path " + empty + " has no config.json"},
         {broken, broken.resolve("config.json") + " is not valid JSON (line 1"},
         {typeOnly, typeOnly.resolve("config.json") + " has no \"architectures\" (model_type internlm2)"},
-        {golden.resolve("qwen2-tiny"), "architecture Qwen2ForCausalLM is not supported; supported chat architectures: ChatGLMModel"},
+        {llama, "architecture LlamaForCausalLM is not supported; supported chat architectures: "},
         {noHidden, noHidden + ": config.json has no hidden_size"},
         {badHidden, "tensor model.tok_embeddings.weight has shape [92544, 32] but config.json (hidden_size 64"},
     };
@@ -167,8 +169,8 @@ class CommandLineTest {
       assertOneSentence(r, "zhiku worker: ", (String) c[1]);
     }
     // the terminal chat names the same cause, not a reflection wrapper
-    Launched.Result chat = Launched.run(120, "chat", "--model-path", golden.resolve("qwen2-tiny").toString());
-    assertOneSentence(chat, "zhiku chat: ", "architecture Qwen2ForCausalLM is not supported");
+    Launched.Result chat = Launched.run(120, "chat", "--model-path", llama.toString());
+    assertOneSentence(chat, "zhiku chat: ", "architecture LlamaForCausalLM is not supported");
 
     try (ServerSocket held = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       int port = held.getLocalPort();

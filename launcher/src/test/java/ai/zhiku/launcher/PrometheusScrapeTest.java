@@ -42,7 +42,10 @@ class PrometheusScrapeTest {
   void prometheusScrapesAGenerationMetric() throws Exception {
     assertThat(new File("/usr/bin/prometheus")).as("prometheus is installed by scripts/test-deps.sh (run bin/zhiku test)").exists();
     Path golden = Path.of(System.getProperty("zhiku.golden.dir"), "internlm2-tiny");
-    Main.Serving serving = Main.serve(Options.parse(new String[] {"--model-path", golden.toString(), "--no-default-embedding",
+    // served under a name of its own: the meter registry is the JVM's, and other tests of this module
+    // (the web UI's) serve the same checkpoint as internlm2-tiny before this one runs
+    Main.Serving serving = Main.serve(Options.parse(new String[] {"--model-path", golden.toString(), "--model-names", "prometheus-tiny",
+        "--no-default-embedding",
         "--port", "0", "--controller-port", "0", "--dtype", "float32"}, java.util.Map.of()));
     int promPort;
     try (ServerSocket s = new ServerSocket(0)) {
@@ -65,10 +68,10 @@ class PrometheusScrapeTest {
           HttpResponse.BodyHandlers.ofString());
       HttpResponse<String> chat = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + serving.port() + "/v1/chat/completions"))
           .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
-              "{\"model\":\"internlm2-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"你好\"}],\"max_tokens\":5,\"temperature\":0}"))
+              "{\"model\":\"prometheus-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"你好\"}],\"max_tokens\":5,\"temperature\":0}"))
           .build(), HttpResponse.BodyHandlers.ofString());
       assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
-      String query = URLEncoder.encode("sum(zhiku_completion_tokens_total{model=\"internlm2-tiny\"})", StandardCharsets.UTF_8);
+      String query = URLEncoder.encode("sum(zhiku_completion_tokens_total{model=\"prometheus-tiny\"})", StandardCharsets.UTF_8);
       double value = -1;
       long deadline = System.currentTimeMillis() + 60_000;
       while (System.currentTimeMillis() < deadline) {
@@ -92,11 +95,11 @@ class PrometheusScrapeTest {
       String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + serving.port() + "/metrics")).build(),
           HttpResponse.BodyHandlers.ofString()).body();
       assertVllmSeriesMoved(metrics);
-      assertThat(query(http, promPort, "sum(vllm:generation_tokens_total{model_name=\"internlm2-tiny\"})")).isEqualTo(5.0);
+      assertThat(query(http, promPort, "sum(vllm:generation_tokens_total{model_name=\"prometheus-tiny\"})")).isEqualTo(5.0);
       // a streaming request too: some series of the dashboard (open streams) exist from the first stream on
       HttpResponse<String> stream = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + serving.port() + "/v1/chat/completions"))
           .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
-              "{\"model\":\"internlm2-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"你好\"}],\"max_tokens\":3,\"stream\":true}"))
+              "{\"model\":\"prometheus-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"你好\"}],\"max_tokens\":3,\"stream\":true}"))
           .build(), HttpResponse.BodyHandlers.ofString());
       assertThat(stream.body()).contains("[DONE]");
       assertThat(query(http, promPort, "sum(zhiku_open_streams)")).isEqualTo(0.0);
@@ -114,18 +117,18 @@ class PrometheusScrapeTest {
         "vllm:inter_token_latency_seconds", "vllm:e2e_request_latency_seconds", "vllm:request_success_total",
         "vllm:prefix_cache_queries_total", "vllm:prefix_cache_hits_total")) {
       assertThat(metrics).as(name).containsPattern("(?m)^# HELP " + Pattern.quote(name) + " \\S");
-      assertThat(metrics).as(name).containsPattern("(?m)^" + Pattern.quote(name) + "(_bucket|_count|_sum)?\\{[^}]*model_name=\"internlm2-tiny\"");
+      assertThat(metrics).as(name).containsPattern("(?m)^" + Pattern.quote(name) + "(_bucket|_count|_sum)?\\{[^}]*model_name=\"prometheus-tiny\"");
     }
     assertThat(metrics).as("no empty HELP").doesNotContainPattern("(?m)^# HELP \\S+ ?$");
-    assertThat(sample(metrics, "vllm:generation_tokens_total{model_name=\"internlm2-tiny\"}")).isEqualTo(5.0);
-    assertThat(sample(metrics, "vllm:prompt_tokens_total{model_name=\"internlm2-tiny\"}")).isPositive();
-    assertThat(sample(metrics, "vllm:request_success_total{finished_reason=\"length\",model_name=\"internlm2-tiny\"}")).isEqualTo(1.0);
-    assertThat(sample(metrics, "vllm:time_to_first_token_seconds_count{model_name=\"internlm2-tiny\"}")).isEqualTo(1.0);
-    assertThat(sample(metrics, "vllm:e2e_request_latency_seconds_count{model_name=\"internlm2-tiny\"}")).isEqualTo(1.0);
-    assertThat(sample(metrics, "vllm:inter_token_latency_seconds_count{model_name=\"internlm2-tiny\"}")).isEqualTo(4.0);
-    assertThat(sample(metrics, "vllm:prefix_cache_queries_total{model_name=\"internlm2-tiny\"}")).isPositive();
+    assertThat(sample(metrics, "vllm:generation_tokens_total{model_name=\"prometheus-tiny\"}")).isEqualTo(5.0);
+    assertThat(sample(metrics, "vllm:prompt_tokens_total{model_name=\"prometheus-tiny\"}")).isPositive();
+    assertThat(sample(metrics, "vllm:request_success_total{finished_reason=\"length\",model_name=\"prometheus-tiny\"}")).isEqualTo(1.0);
+    assertThat(sample(metrics, "vllm:time_to_first_token_seconds_count{model_name=\"prometheus-tiny\"}")).isEqualTo(1.0);
+    assertThat(sample(metrics, "vllm:e2e_request_latency_seconds_count{model_name=\"prometheus-tiny\"}")).isEqualTo(1.0);
+    assertThat(sample(metrics, "vllm:inter_token_latency_seconds_count{model_name=\"prometheus-tiny\"}")).isEqualTo(4.0);
+    assertThat(sample(metrics, "vllm:prefix_cache_queries_total{model_name=\"prometheus-tiny\"}")).isPositive();
     // a non-streaming request records its time to first token; /v1/models is not an "unknown" model
-    assertThat(sample(metrics, "zhiku_ttft_seconds_count{model=\"internlm2-tiny\"}")).isEqualTo(1.0);
+    assertThat(sample(metrics, "zhiku_ttft_seconds_count{model=\"prometheus-tiny\"}")).isEqualTo(1.0);
     assertThat(metrics).doesNotContain("model=\"unknown\"").contains("route=\"models\"");
     // bounded buckets: at most 15 per histogram series
     Map<String, Integer> buckets = new HashMap<>();

@@ -132,7 +132,8 @@ public final class KnowledgeBaseRoutes implements KbRoutes {
     try {
       body = json(ctx);
       CreateKnowledgeBase req = new CreateKnowledgeBase(str(body, "name", true), str(body, "embedding_model", false),
-          integer(body, "chunk_size"), integer(body, "chunk_overlap"), str(body, "prompt_template", false));
+          integer(body, "chunk_size"), integer(body, "chunk_overlap"), str(body, "prompt_template", false),
+          str(body, "description", false));
       respond(ctx, blocking(() -> kbJson(service().create(req))));
     } catch (ZhikuException e) {
       OpenAiError.send(ctx.response(), e);
@@ -260,6 +261,7 @@ public final class KnowledgeBaseRoutes implements KbRoutes {
     return new JsonObject().put("id", kb.name()).put("object", "knowledge_base").put("name", kb.name())
         .put("embedding_model", kb.embeddingModel()).put("dimension", kb.dimension()).put("chunk_size", kb.chunkSize())
         .put("chunk_overlap", kb.chunkOverlap()).put("prompt_template", kb.promptTemplate())
+        .put("description", kb.description())
         .put("created_at", kb.createdAt() == null ? null : kb.createdAt().getEpochSecond())
         .put("document_count", kb.documentCount()).put("chunk_count", kb.chunkCount());
   }

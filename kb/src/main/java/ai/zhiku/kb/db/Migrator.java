@@ -21,7 +21,7 @@ public final class Migrator {
   private static final Logger LOG = LoggerFactory.getLogger(Migrator.class);
 
   /** Every migration, in order. A new schema change is a new file appended here, never an edit. */
-  static final List<String> MIGRATIONS = List.of("V1__knowledge_bases.sql");
+  static final List<String> MIGRATIONS = List.of("V1__knowledge_bases.sql", "V2__knowledge_base_description.sql");
 
   /** Arbitrary constant identifying the kb migration lock (combined with the schema name). */
   private static final int LOCK_NAMESPACE = 0x5a4b4d31; // "ZKM1"
