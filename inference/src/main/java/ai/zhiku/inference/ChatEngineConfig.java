@@ -14,9 +14,11 @@ import java.nio.file.Path;
  * @param kvCacheMemory the paged KV cache's memory (see {@link KvCacheMemory}), null for the default
  * @param kvCacheDtype what the cache stores: auto (the compute precision: bfloat16 where the
  *     attention runs on the native kernel, else the activation type), float32, float16 or bfloat16
+ * @param prefixCaching share full KV blocks between sequences with the same prefix (on unless
+ *     {@code --no-prefix-caching}, which is for measuring what it saves)
  */
 public record ChatEngineConfig(Path modelPath, String device, String dtype, String chatTemplate, int maxNumSeqs,
-                               String kvCacheMemory, String kvCacheDtype) {
+                               String kvCacheMemory, String kvCacheDtype, boolean prefixCaching) {
   /** Sequences decoded together unless configured. */
   public static final int DEFAULT_MAX_NUM_SEQS = 64;
 
@@ -40,6 +42,12 @@ public record ChatEngineConfig(Path modelPath, String device, String dtype, Stri
   /** With the default KV cache type. */
   public ChatEngineConfig(Path modelPath, String device, String dtype, String chatTemplate, int maxNumSeqs, String kvCacheMemory) {
     this(modelPath, device, dtype, chatTemplate, maxNumSeqs, kvCacheMemory, null);
+  }
+
+  /** With prefix caching on. */
+  public ChatEngineConfig(Path modelPath, String device, String dtype, String chatTemplate, int maxNumSeqs, String kvCacheMemory,
+                          String kvCacheDtype) {
+    this(modelPath, device, dtype, chatTemplate, maxNumSeqs, kvCacheMemory, kvCacheDtype, true);
   }
 
   public static ChatEngineConfig cpu(Path modelPath) {

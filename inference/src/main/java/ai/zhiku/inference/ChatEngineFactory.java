@@ -36,7 +36,7 @@ public final class ChatEngineFactory {
     try {
       if (kvCacheBytes < 0) kvCacheBytes = KvCacheMemory.resolve(config.kvCacheMemory(), device);
       ChatTemplate template = config.chatTemplate() == null ? model.template() : ChatTemplate.named(config.chatTemplate());
-      return new LocalChatEngine(model, template, config.maxNumSeqs(), kvCacheBytes, config.kvCacheDtype());
+      return new LocalChatEngine(model, template, config.maxNumSeqs(), kvCacheBytes, config.kvCacheDtype(), config.prefixCaching());
     } catch (RuntimeException e) {
       model.close();
       throw e;

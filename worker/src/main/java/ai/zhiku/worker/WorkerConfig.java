@@ -18,6 +18,7 @@ import java.util.List;
  * @param truncateEmbeddings cut over-long embedding input to the model's limit instead of refusing it
  * @param kvCacheMemory the chat engine's paged KV cache memory ({@code --kv-cache-memory}), null for the default
  * @param kvCacheDtype what the KV cache stores ({@code --kv-cache-dtype}: auto, float32, float16, bfloat16)
+ * @param prefixCaching share the KV blocks of common prefixes ({@code --no-prefix-caching} turns it off)
  * @param maxTokensDefault max_tokens of a request that gives none is the context left after its prompt, at most
  *     this ({@code --max-tokens-default}; 0: no cap)
  * @param maxBodyBytes the largest HTTP body the api-servers in front of this worker accept
@@ -48,6 +49,7 @@ public record WorkerConfig(
     String kvCacheMemory,
     int maxTokensDefault,
     String kvCacheDtype,
+    boolean prefixCaching,
     ai.zhiku.common.ListenerTimeouts timeouts) {
 
   public static final Flag HOST = Flag.text("host", "127.0.0.1", "address to listen on (gRPC, /health and /metrics share the port)");
@@ -77,6 +79,8 @@ public record WorkerConfig(
   public static final Flag KV_CACHE_DTYPE = Flag.choice("kv-cache-dtype", "auto",
       "what the KV cache stores: auto = the compute precision (bfloat16 when --dtype bfloat16 runs on the native kernel, "
           + "else the activation type)", "auto", "float32", "float16", "bfloat16");
+  public static final Flag NO_PREFIX_CACHING = Flag.bool("no-prefix-caching",
+      "do not share the KV blocks of a common prefix between requests (to measure what the prefix cache saves)");
   public static final Flag MAX_TOKENS_DEFAULT = Flag.integer("max-tokens-default", 2048,
       "max_tokens of a request that gives none: the context left after the prompt, at most this (0: no cap)");
   public static final Flag HEARTBEAT_INTERVAL = Flag.of("heartbeat-interval", Kind.SECONDS, "2", "seconds between heartbeats to the controller");
@@ -99,7 +103,7 @@ public record WorkerConfig(
 
   /** Every flag of {@code bin/zhiku worker}, in --help order. */
   public static final List<Flag> FLAGS = List.of(HOST, PORT, WORKER_ADDRESS, CONTROLLER_ADDRESS, MODEL_PATH, MODEL_NAMES, DEVICE, DTYPE,
-      CHAT_TEMPLATE, LIMIT_WORKER_CONCURRENCY, MAX_QUEUE, MAX_NUM_SEQS, KV_CACHE_MEMORY, KV_CACHE_DTYPE, MAX_TOKENS_DEFAULT, HEARTBEAT_INTERVAL, SPEED,
+      CHAT_TEMPLATE, LIMIT_WORKER_CONCURRENCY, MAX_QUEUE, MAX_NUM_SEQS, KV_CACHE_MEMORY, KV_CACHE_DTYPE, NO_PREFIX_CACHING, MAX_TOKENS_DEFAULT, HEARTBEAT_INTERVAL, SPEED,
       EMBEDDING_MAX_BATCH, EMBEDDING_MAX_WAIT_US, TRUNCATE_EMBEDDINGS, SHUTDOWN_GRACE, MAX_BODY_BYTES,
       ai.zhiku.common.ListenerTimeouts.HEADER_TIMEOUT, ai.zhiku.common.ListenerTimeouts.BODY_TIMEOUT,
       ai.zhiku.common.ListenerTimeouts.IDLE_TIMEOUT, QUANTIZE, LOAD_8BIT, NUM_GPUS, GPUS, MAX_GPU_MEMORY);
@@ -163,6 +167,7 @@ public record WorkerConfig(
         o.get(KV_CACHE_MEMORY),
         o.getInt(MAX_TOKENS_DEFAULT),
         o.get(KV_CACHE_DTYPE),
+        !o.getBoolean(NO_PREFIX_CACHING),
         ai.zhiku.common.ListenerTimeouts.from(o));
   }
 
@@ -212,37 +217,37 @@ public record WorkerConfig(
   public WorkerConfig local(String controllerAddress, Path modelPath, List<String> names) {
     return new WorkerConfig("127.0.0.1", 0, null, controllerAddress, modelPath, names, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, timeouts);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts);
   }
 
   public WorkerConfig withLimits(int limit, int queue) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limit, queue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, timeouts);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts);
   }
 
   public WorkerConfig withHeartbeat(long intervalMs, long graceMs) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, intervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, graceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, timeouts);
+        truncateEmbeddings, graceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts);
   }
 
   public WorkerConfig withTruncateEmbeddings(boolean truncate) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncate, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, timeouts);
+        truncate, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts);
   }
 
   public WorkerConfig withMaxBodyBytes(long bytes) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, bytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, timeouts);
+        truncateEmbeddings, shutdownGraceMs, bytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts);
   }
 
   public WorkerConfig withTimeouts(ai.zhiku.common.ListenerTimeouts t) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, t);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, t);
   }
 
   /** Model names: as given, else the model directory's base name, else {@code fallback}. */

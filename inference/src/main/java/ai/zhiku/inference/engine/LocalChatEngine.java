@@ -56,6 +56,7 @@ public final class LocalChatEngine implements ChatEngine {
   private final BlockPool pool;
   private final int blockSize;
   private final int contextLength;
+  private final boolean prefixCaching;
   private long admissions;
   private long preemptions;
   private long steps;
@@ -148,12 +149,17 @@ public final class LocalChatEngine implements ChatEngine {
    *     cache holds fewer tokens
    */
   public LocalChatEngine(ChatModel model, ChatTemplate template, int maxNumSeqs, long kvCacheBytes) {
-    this(model, template, maxNumSeqs, kvCacheBytes, "auto");
+    this(model, template, maxNumSeqs, kvCacheBytes, "auto", true);
   }
 
-  /** @param kvCacheDtype auto (the compute precision), float32, float16 or bfloat16: see {@link DecoderModel#bf16Cache} */
-  public LocalChatEngine(ChatModel model, ChatTemplate template, int maxNumSeqs, long kvCacheBytes, String kvCacheDtype) {
+  /**
+   * @param kvCacheDtype auto (the compute precision), float32, float16 or bfloat16: see {@link DecoderModel#bf16Cache}
+   * @param prefixCaching whether sequences share the full blocks of a common prefix
+   */
+  public LocalChatEngine(ChatModel model, ChatTemplate template, int maxNumSeqs, long kvCacheBytes, String kvCacheDtype,
+                         boolean prefixCaching) {
     this.model = model;
+    this.prefixCaching = prefixCaching;
     this.template = template;
     this.maxNumSeqs = maxNumSeqs;
     ModelConfig cfg = model.model().config();
@@ -304,7 +310,7 @@ public final class LocalChatEngine implements ChatEngine {
     while (it.hasNext() && running.size() < maxNumSeqs) {
       Sequence s = it.next();
       extendKeys(s, s.size);
-      int limit = (s.size - 1) / blockSize; // the last token is always computed, for its logits
+      int limit = prefixCaching ? (s.size - 1) / blockSize : 0; // the last token is always computed, for its logits
       int matched = 0;
       while (matched < limit && pool.contains(s.keys[matched])) matched++;
       if (matched < limit && beingComputed(s.keys[matched], matched)) continue;
@@ -463,6 +469,7 @@ public final class LocalChatEngine implements ChatEngine {
 
   /** Offers the sequence's newly filled blocks to the prefix cache. */
   private void publish(Sequence s) {
+    if (!prefixCaching) return;
     int full = s.cached / blockSize;
     if (full <= s.published) return;
     extendKeys(s, s.cached);

@@ -76,6 +76,20 @@ class PagedEngineTest {
   }
 
   @Test
+  void withPrefixCachingOffARepeatedPromptIsComputedAgainWithTheSameOutput() {
+    ChatModel m = ModelFamilies.load(Goldens.dir("chatglm2-tiny"), Engines.cpu(), Precision.FLOAT32);
+    long bytes = m.model().kvBytesPerToken(false) * KvCache.DEFAULT_BLOCK_SIZE * 64;
+    try (LocalChatEngine e = new LocalChatEngine(m, m.template(), 4, bytes, "auto", false)) {
+      String p = prompt(40, 5);
+      String cold = submit(e, p, 20).await().text();
+      String again = submit(e, p, 20).await().text();
+      assertThat(again).isEqualTo(cold);
+      assertThat(e.pool().hits()).isZero();
+      assertThat(e.pool().cachedBlocks()).isZero();
+    }
+  }
+
+  @Test
   void evictsCachedBlocksUnderMemoryPressureAndKeepsServing() {
     try (LocalChatEngine e = engine("internlm2-tiny", 2, 16)) {
       for (int i = 0; i < 12; i++) {
@@ -111,7 +125,7 @@ class PagedEngineTest {
   void aBfloat16CacheIsRefusedWhereTheAttentionCannotReadIt() {
     ChatModel m = ModelFamilies.load(Goldens.dir("internlm2-tiny"), Engines.cpu(), Precision.FLOAT32);
     try {
-      org.assertj.core.api.Assertions.assertThatThrownBy(() -> new LocalChatEngine(m, m.template(), 2, 1 << 20, "bfloat16"))
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> new LocalChatEngine(m, m.template(), 2, 1 << 20, "bfloat16", true))
           .isInstanceOf(ai.zhiku.common.ZhikuException.class).hasMessageContaining("--kv-cache-dtype bfloat16");
       assertThat(m.model().bf16Cache("auto")).isFalse();
       assertThat(m.model().bf16Cache("float32")).isFalse();
