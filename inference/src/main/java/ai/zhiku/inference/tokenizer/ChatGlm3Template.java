@@ -69,11 +69,6 @@ public final class ChatGlm3Template implements ChatTemplate {
     return out;
   }
 
-  @Override
-  public String render(List<ChatMessage> messages) {
-    return render(messages, List.of());
-  }
-
   /** The prompt as text, for echo and reading: role tokens, metadata lines and contents. */
   @Override
   public String render(List<ChatMessage> messages, List<ChatTool> tools) {

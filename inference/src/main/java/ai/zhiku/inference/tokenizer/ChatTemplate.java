@@ -14,13 +14,12 @@ public sealed interface ChatTemplate permits ChatTemplate.ChatGlm2, ChatTemplate
   String name();
 
   /** The prompt text (without the tokenizer's special-token prefix), ending where the reply starts. */
-  String render(List<ChatMessage> messages);
+  default String render(List<ChatMessage> messages) {
+    return render(messages, List.of());
+  }
 
   /** The prompt with tools offered; templates without a tool format refuse tools. */
-  default String render(List<ChatMessage> messages, List<ChatTool> tools) {
-    if (!tools.isEmpty()) throw ZhikuException.invalid("tools", "the " + name() + " chat template has no tool format");
-    return render(messages);
-  }
+  String render(List<ChatMessage> messages, List<ChatTool> tools);
 
   /**
    * The prompt's token ids, with the model's prefix. Most templates render text and tokenize it
@@ -66,7 +65,8 @@ public sealed interface ChatTemplate permits ChatTemplate.ChatGlm2, ChatTemplate
     public String name() { return "chatglm2"; }
 
     @Override
-    public String render(List<ChatMessage> messages) {
+    public String render(List<ChatMessage> messages, List<ChatTool> tools) {
+      if (!tools.isEmpty()) throw ZhikuException.invalid("tools", "the " + name() + " chat template has no tool format");
       checkRoles(messages);
       StringBuilder system = new StringBuilder();
       StringBuilder out = new StringBuilder();
@@ -104,11 +104,6 @@ public sealed interface ChatTemplate permits ChatTemplate.ChatGlm2, ChatTemplate
    * result is an {@code <|im_start|>environment name=<|plugin|>\n} block.
    */
   record ChatMl(String name, String defaultSystem) implements ChatTemplate {
-    @Override
-    public String render(List<ChatMessage> messages) {
-      return render(messages, List.of());
-    }
-
     @Override
     public String render(List<ChatMessage> messages, List<ChatTool> tools) {
       if (messages.isEmpty()) throw ZhikuException.invalid("messages", "messages must not be empty");

@@ -65,11 +65,6 @@ public final class JinjaTemplate implements ChatTemplate {
   public String name() { return name; }
 
   @Override
-  public String render(List<ChatMessage> messages) {
-    return render(messages, List.of());
-  }
-
-  @Override
   public String render(List<ChatMessage> messages, List<ChatTool> tools) {
     if (messages.isEmpty()) throw ZhikuException.invalid("messages", "messages must not be empty");
     Map<String, Object> vars = new HashMap<>(specialTokens);
