@@ -1,7 +1,5 @@
 package ai.zhiku.inference.tools;
 
-import ai.zhiku.common.engine.ToolCall;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -21,19 +19,10 @@ public final class InternLm2ToolParser implements ToolCallParser {
       String c = (e >= 0 ? raw.substring(0, e) : raw).stripTrailing();
       return new Parsed(c.strip().isEmpty() ? null : c, List.of());
     }
-    List<ToolCall> calls = new ArrayList<>();
-    int at = first;
-    while (at >= 0) {
-      int end = raw.indexOf(END, at);
-      String body = end < 0 ? raw.substring(at + START.length()) : raw.substring(at + START.length(), end);
+    return ToolCallParser.delimited(raw, first, START, END, body -> {
       int brace = body.indexOf('{');
-      ToolCall call = brace < 0 ? null : QwenToolParser.call(body.substring(brace).strip());
-      if (call != null) calls.add(call);
-      if (end < 0) break;
-      at = raw.indexOf(START, end);
-    }
-    String content = raw.substring(0, first).stripTrailing();
-    return new Parsed(content.isEmpty() ? null : content, calls);
+      return brace < 0 ? null : QwenToolParser.call(body.substring(brace).strip());
+    });
   }
 
   @Override

@@ -2,7 +2,6 @@ package ai.zhiku.inference.tools;
 
 import ai.zhiku.common.engine.ToolCall;
 import com.fasterxml.jackson.databind.JsonNode;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -18,18 +17,7 @@ public final class QwenToolParser implements ToolCallParser {
   public Parsed parse(String raw) {
     int first = raw.indexOf(OPEN);
     if (first < 0) return new Parsed(raw.strip().isEmpty() ? null : raw.stripTrailing(), List.of());
-    List<ToolCall> calls = new ArrayList<>();
-    int at = first;
-    while (at >= 0) {
-      int end = raw.indexOf(CLOSE, at);
-      String body = end < 0 ? raw.substring(at + OPEN.length()) : raw.substring(at + OPEN.length(), end);
-      ToolCall call = call(body.strip());
-      if (call != null) calls.add(call);
-      if (end < 0) break;
-      at = raw.indexOf(OPEN, end);
-    }
-    String content = raw.substring(0, first).stripTrailing();
-    return new Parsed(content.isEmpty() ? null : content, calls);
+    return ToolCallParser.delimited(raw, first, OPEN, CLOSE, body -> call(body.strip()));
   }
 
   /** A {@code {"name", "arguments"}} object, or null when it is not one (cut short, or not JSON). */

@@ -20,6 +20,24 @@ public interface ToolCallParser {
   Parsed parse(String raw);
 
   /**
+   * The calls of a reply whose calls are delimited blocks, {@code open body close}, the first opening
+   * at {@code first}: each body goes to {@code call} (null for one that is not a call); a last block
+   * without its close (the reply was cut) goes too, and the call reader drops it if it is incomplete.
+   * The content is the text before the first block, without trailing whitespace.
+   */
+  static Parsed delimited(String raw, int first, String open, String close, java.util.function.Function<String, ToolCall> call) {
+    List<ToolCall> calls = new java.util.ArrayList<>();
+    for (int at = first; at >= 0; ) {
+      int end = raw.indexOf(close, at);
+      ToolCall c = call.apply(end < 0 ? raw.substring(at + open.length()) : raw.substring(at + open.length(), end));
+      if (c != null) calls.add(c);
+      at = end < 0 ? -1 : raw.indexOf(open, end);
+    }
+    String content = raw.substring(0, first).stripTrailing();
+    return new Parsed(content.isEmpty() ? null : content, calls);
+  }
+
+  /**
    * Content of a reply still being generated that no continuation can change: always a prefix of
    * {@code parse(raw + anything).content()}. Streaming sends this much and holds back the rest.
    */
