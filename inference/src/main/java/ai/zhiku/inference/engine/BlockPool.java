@@ -45,8 +45,6 @@ public final class BlockPool {
     for (int b = 0; b < blocks; b++) free.add(b);
   }
 
-  public int blockSize() { return blockSize; }
-
   public int blocks() { return refs.length; }
 
   /** Blocks that can be given out now: free ones and cached ones no sequence holds. */

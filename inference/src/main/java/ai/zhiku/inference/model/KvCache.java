@@ -105,9 +105,6 @@ public final class KvCache implements AutoCloseable {
 
   public int blockSize() { return blockSize; }
 
-  /** Tokens the whole pool holds. */
-  public long capacity() { return (long) blocks * blockSize; }
-
   /**
    * Writes one row per token: k, v [n, kvHeads, headDim] at rows (blocks[t], offsets[t]), both
    * index arrays of length n.
