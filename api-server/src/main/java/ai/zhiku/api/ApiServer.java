@@ -93,7 +93,15 @@ public final class ApiServer {
     router.post("/v1/chat/completions").handler(generation::chat);
     router.post("/v1/completions").handler(generation::completions);
     router.post("/v1/embeddings").handler(embeddings::handle);
-    router.post("/api/v1/token_check").handler(this::tokenCheck);
+    TokenRoutes tokens = new TokenRoutes(upstream);
+    router.post("/api/v1/token_check").handler(tokens::tokenCheck);
+    for (String path : List.of("/tokenize", "/detokenize", "/v1/tokenize", "/v1/detokenize")) {
+      if (!path.startsWith("/v1/")) {
+        router.route(path).handler(this::authenticate);
+        router.route(path).handler(body);
+      }
+      router.post(path).handler(path.endsWith("/tokenize") ? tokens::tokenize : tokens::detokenize);
+    }
 
     router.route().last().handler(ctx -> OpenAiError.send(ctx.response(),
         new ZhikuException(ErrorKind.NOT_FOUND, "Unknown request URL: " + ctx.request().method() + " " + ctx.request().path()
@@ -188,51 +196,6 @@ public final class ApiServer {
         .put("root", m.getName()).putNull("parent")
         .put("max_model_len", m.getContextLength())
         .put("kind", m.getKind() == ModelKind.MODEL_KIND_EMBEDDING ? "embedding" : "chat");
-  }
-
-  /** FastChat's /api/v1/token_check: {prompts:[{model, prompt, max_tokens}]} → {prompts:[{fits, tokenCount, contextLength}]}. */
-  private void tokenCheck(RoutingContext ctx) {
-    JsonObject body;
-    JsonArray prompts;
-    try {
-      body = jsonBody(ctx);
-      Object p = body.getValue("prompts");
-      if (!(p instanceof JsonArray arr) || arr.isEmpty()) {
-        throw ZhikuException.invalid("prompts", "'prompts' must be a non-empty list of {model, prompt, max_tokens}");
-      }
-      prompts = arr;
-      if (prompts.size() > GenerationHandlers.MAX_PROMPTS) {
-        throw ZhikuException.invalid("prompts", "'prompts' takes at most " + GenerationHandlers.MAX_PROMPTS + " items, got " + prompts.size());
-      }
-      for (int i = 0; i < prompts.size(); i++) {
-        if (!(prompts.getValue(i) instanceof JsonObject o)) {
-          throw ZhikuException.invalid("prompts", "'prompts[" + i + "]' must be an object");
-        }
-        Json.string(o, "model", true);
-        Json.string(o, "prompt", true);
-        Json.integer(o, "max_tokens", 0, Integer.MAX_VALUE);
-      }
-    } catch (ZhikuException e) {
-      OpenAiError.send(ctx.response(), e);
-      return;
-    }
-    List<Future<JsonObject>> checks = new java.util.ArrayList<>();
-    for (int i = 0; i < prompts.size(); i++) {
-      JsonObject item = prompts.getJsonObject(i);
-      String model = item.getString("model");
-      Long given = Json.longValue(item, "max_tokens", 0, Integer.MAX_VALUE);
-      long maxTokens = given == null ? 0 : given;
-      checks.add(upstream.model(model).compose(card -> upstream.<CountTokensRequest, CountTokensReply>unary(model, WorkerGrpcClient.CountTokens,
-              CountTokensRequest.newBuilder().setModel(model).setPrompt(item.getString("prompt")).build()))
-          // long: a count near 2^31 plus max_tokens must not wrap to a negative that "fits"
-          .map(reply -> new JsonObject().put("fits", (long) reply.getCount() + maxTokens <= reply.getContextLength())
-              .put("tokenCount", reply.getCount()).put("contextLength", reply.getContextLength())));
-    }
-    Future.all(checks).onFailure(err -> OpenAiError.send(ctx.response(), err)).onSuccess(all -> {
-      JsonArray out = new JsonArray();
-      checks.forEach(f -> out.add(f.result()));
-      ctx.json(new JsonObject().put("prompts", out));
-    });
   }
 
   // ------------------------------------------------------------------ body

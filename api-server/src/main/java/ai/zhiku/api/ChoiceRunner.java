@@ -14,9 +14,11 @@ import java.util.List;
 final class ChoiceRunner {
 
   interface Events {
-    void onText(int index, String text, int tokens);
+    /** Text of choice {@code index}, with the logprobs of the tokens generated since the last call (often empty). */
+    void onText(int index, String text, int tokens, List<ai.zhiku.protocol.TokenLogprob> logprobs);
 
-    void onFinish(int index, String finishReason, int promptTokens, int completionTokens);
+    /** Choice {@code index} ended; {@code calls} are the tool calls its reply made (empty for most). */
+    void onFinish(int index, String finishReason, int promptTokens, int completionTokens, List<ai.zhiku.protocol.ToolCall> calls);
 
     void onError(ZhikuException error);
 
@@ -43,15 +45,17 @@ final class ChoiceRunner {
           if (failed || cancelled) {
             return;
           }
-          if (!chunk.getText().isEmpty()) {
-            events.onText(index, chunk.getText(), chunk.getTokenCount());
+          if (!chunk.getText().isEmpty() || chunk.getLogprobsCount() > 0) {
+            events.onText(index, chunk.getText(), chunk.getTokenCount(), chunk.getLogprobsList());
           }
           if (chunk.hasUsage()) {
             String reason = switch (chunk.getFinishReason()) {
               case FINISH_REASON_LENGTH -> "length";
+              case FINISH_REASON_TOOL_CALLS -> "tool_calls";
               default -> "stop";
             };
-            events.onFinish(index, reason, chunk.getUsage().getPromptTokens(), chunk.getUsage().getCompletionTokens());
+            events.onFinish(index, reason, chunk.getUsage().getPromptTokens(), chunk.getUsage().getCompletionTokens(),
+                chunk.getToolCallsList());
           }
         }
 

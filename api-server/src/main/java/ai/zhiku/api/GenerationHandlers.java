@@ -19,7 +19,6 @@ import java.util.UUID;
 
 /** POST /v1/chat/completions and POST /v1/completions, non-streaming and streaming. */
 final class GenerationHandlers {
-  private static final Set<String> ROLES = Set.of("system", "user", "assistant", "developer");
   /** The most choices (n, best_of) one request may ask for: each is a sequence decoded on a worker. */
   static final int MAX_N = 16;
   /** The most prompts in one completions request (OpenAI's limit for prompt lists). */
@@ -39,7 +38,7 @@ final class GenerationHandlers {
 
   /** What both endpoints share once the body is parsed. */
   private record Parsed(String model, List<GenerateRequest> requests, int n, boolean stream, boolean includeUsage,
-                        List<String> echoPrefixes, Integer maxTokens) {}
+                        List<String> echoPrefixes, Integer maxTokens, boolean logprobs) {}
 
   // ------------------------------------------------------------------ chat
 
@@ -61,9 +60,19 @@ final class GenerationHandlers {
     String kbName;
     Integer kbTopK;
     Float kbThreshold;
+    List<ai.zhiku.protocol.Tool> tools;
+    ai.zhiku.protocol.ToolChoice toolChoice;
+    ai.zhiku.protocol.ResponseFormat format;
+    Integer logprobs;
+    java.util.Map<Integer, Float> logitBias;
     try {
       model = Json.string(body, "model", true);
-      messages = parseMessages(body);
+      messages = ChatRequestParsing.messages(body);
+      tools = ChatRequestParsing.tools(body);
+      toolChoice = ChatRequestParsing.toolChoice(body, tools);
+      format = ChatRequestParsing.responseFormat(body);
+      logprobs = ChatRequestParsing.chatLogprobs(body);
+      logitBias = ChatRequestParsing.logitBias(body);
       kbName = knowledgeBaseName(ctx, body);
       kbTopK = kbName == null ? null : kbTopK(ctx, body);
       kbThreshold = kbName == null ? null : kbThreshold(ctx, body);
@@ -91,13 +100,19 @@ final class GenerationHandlers {
       return kb.augment(kbName, question, kbTopK, kbThreshold);
     }).onFailure(err -> fail(ctx, "chat_completions", model, err, start)).onSuccess(augmented -> {
       List<ChatMessage> finalMessages = augmented == null ? messages : replaceLastUser(messages, augmented.prompt());
-      GenerateRequest req = GenerateRequest.newBuilder().setModel(model).setRequestId(id)
-          .setMessages(Messages.newBuilder().addAllMessages(finalMessages)).setSampling(sampling).setN(n).build();
+      GenerateRequest.Builder rb = GenerateRequest.newBuilder().setModel(model).setRequestId(id)
+          .setMessages(Messages.newBuilder().addAllMessages(finalMessages)).setSampling(sampling).setN(n)
+          .addAllTools(tools).setToolChoice(toolChoice).setResponseFormat(format).putAllLogitBias(logitBias);
+      if (logprobs != null) {
+        rb.setLogprobs(logprobs);
+      }
+      GenerateRequest req = rb.build();
       List<GenerateRequest> requests = new ArrayList<>();
       for (int i = 0; i < n; i++) {
         requests.add(forChoice(req, i));
       }
-      Parsed p = new Parsed(model, requests, n, stream, includeUsage, null, sampling.hasMaxTokens() ? sampling.getMaxTokens() : null);
+      Parsed p = new Parsed(model, requests, n, stream, includeUsage, null, sampling.hasMaxTokens() ? sampling.getMaxTokens() : null,
+          logprobs != null);
       respond(ctx, runner, p, id, true, augmented == null ? null : augmented.sources(), start);
     });
   }
@@ -158,66 +173,6 @@ final class GenerationHandlers {
     } else {
       collectResponse(ctx, runner, p, id, chat, sources, start);
     }
-  }
-
-  private static List<ChatMessage> parseMessages(JsonObject body) {
-    Object raw = body.getValue("messages");
-    if (raw == null) {
-      throw ZhikuException.invalid("messages", "'messages' is a required property");
-    }
-    if (!(raw instanceof JsonArray arr)) {
-      throw ZhikuException.invalid("messages", Json.typeMessage("messages", raw, "an array"));
-    }
-    if (arr.isEmpty()) {
-      throw ZhikuException.invalid("messages", "[] is too short - 'messages'");
-    }
-    List<ChatMessage> out = new ArrayList<>(arr.size());
-    for (int i = 0; i < arr.size(); i++) {
-      String where = "messages[" + i + "]";
-      if (!(arr.getValue(i) instanceof JsonObject m)) {
-        throw ZhikuException.invalid(where, Json.typeMessage(where, arr.getValue(i), "an object"));
-      }
-      Object roleValue = m.getValue("role");
-      if (!(roleValue instanceof String role) || !ROLES.contains(role)) {
-        throw ZhikuException.invalid(where + ".role", "Invalid value for '" + where + ".role': expected one of 'system', 'user', 'assistant', 'developer'.");
-      }
-      String content = contentText(m.getValue("content"), where + ".content", role);
-      out.add(ChatMessage.newBuilder().setRole(role.equals("developer") ? "system" : role).setContent(content).build());
-    }
-    return out;
-  }
-
-  private static String contentText(Object content, String where, String role) {
-    if (content == null) {
-      if (role.equals("assistant")) {
-        return "";
-      }
-      throw ZhikuException.invalid(where, "'" + where + "' is required for role '" + role + "'");
-    }
-    if (content instanceof String s) {
-      return s;
-    }
-    if (content instanceof JsonArray parts) {
-      StringBuilder sb = new StringBuilder();
-      for (int j = 0; j < parts.size(); j++) {
-        if (!(parts.getValue(j) instanceof JsonObject part)) {
-          throw ZhikuException.invalid(where, "each part of '" + where + "' must be an object");
-        }
-        Object type = part.getValue("type");
-        if (!"text".equals(type)) {
-          throw ZhikuException.invalid(where + "[" + j + "].type", "content part type '" + type + "' is not supported by this model; only 'text' is");
-        }
-        if (!(part.getValue("text") instanceof String text)) {
-          throw ZhikuException.invalid(where + "[" + j + "].text", "'" + where + "[" + j + "].text' must be a string");
-        }
-        if (!sb.isEmpty()) {
-          sb.append('\n');
-        }
-        sb.append(text);
-      }
-      return sb.toString();
-    }
-    throw ZhikuException.invalid(where, Json.typeMessage(where, content, "a string or an array of content parts"));
   }
 
   private static String lastUserMessage(List<ChatMessage> messages) {
@@ -290,8 +245,10 @@ final class GenerationHandlers {
   void completions(RoutingContext ctx) {
     long start = System.nanoTime();
     String model;
-    List<String> prompts;
+    List<Object> prompts;
     SamplingParams sampling;
+    Integer logprobs;
+    java.util.Map<Integer, Float> logitBias;
     int n;
     boolean stream;
     boolean includeUsage;
@@ -313,9 +270,11 @@ final class GenerationHandlers {
       stream = Json.bool(body, "stream", false);
       includeUsage = streamUsage(body, stream);
       echo = Json.bool(body, "echo", false);
-      if (body.getValue("logprobs") != null) {
-        throw ZhikuException.invalid("logprobs", "logprobs are not supported by this server");
+      logprobs = Json.integer(body, "logprobs", 0, ChatRequestParsing.MAX_TOP_LOGPROBS);
+      if (logprobs != null && echo) {
+        throw ZhikuException.invalid("echo", "'echo' with 'logprobs' (the prompt's own logprobs) is not supported by this server");
       }
+      logitBias = ChatRequestParsing.logitBias(body);
       Json.string(body, "suffix", false);
       Json.string(body, "user", false);
     } catch (ZhikuException e) {
@@ -334,20 +293,34 @@ final class GenerationHandlers {
       }
       List<GenerateRequest> requests = new ArrayList<>();
       List<String> echoes = new ArrayList<>();
-      for (String prompt : prompts) {
-        GenerateRequest req = GenerateRequest.newBuilder().setModel(model).setRequestId(id).setPrompt(prompt)
-            .setSampling(sampling).setN(n).build();
+      for (Object prompt : prompts) {
+        GenerateRequest.Builder rb = GenerateRequest.newBuilder().setModel(model).setRequestId(id)
+            .setSampling(sampling).setN(n).putAllLogitBias(logitBias);
+        if (prompt instanceof String text) {
+          rb.setPrompt(text);
+        } else {
+          rb.setPromptIds((ai.zhiku.protocol.TokenIds) prompt);
+        }
+        if (logprobs != null) {
+          rb.setLogprobs(logprobs);
+        }
+        GenerateRequest req = rb.build();
         for (int i = 0; i < n; i++) {
           requests.add(forChoice(req, i));
-          echoes.add(echo ? prompt : null);
+          echoes.add(echo ? (prompt instanceof String text ? text : null) : null);
         }
       }
-      Parsed p = new Parsed(model, requests, n, stream, includeUsage, echoes, sampling.hasMaxTokens() ? sampling.getMaxTokens() : null);
+      Parsed p = new Parsed(model, requests, n, stream, includeUsage, echoes, sampling.hasMaxTokens() ? sampling.getMaxTokens() : null,
+          logprobs != null);
       respond(ctx, runner, p, id, false, null, start);
     });
   }
 
-  private static List<String> parsePrompts(JsonObject body) {
+  /**
+   * The prompts of a completions request: a string, a list of strings, a list of token ids, or a list
+   * of such lists (token-id prompts become {@link ai.zhiku.protocol.TokenIds}).
+   */
+  private static List<Object> parsePrompts(JsonObject body) {
     Object v = body.getValue("prompt");
     if (v == null) {
       throw ZhikuException.invalid("prompt", "'prompt' is a required property");
@@ -356,19 +329,38 @@ final class GenerationHandlers {
       return List.of(s);
     }
     if (v instanceof JsonArray a && !a.isEmpty()) {
+      if (a.getValue(0) instanceof Number) {
+        return List.of(tokenIds(a, "prompt"));
+      }
       if (a.size() > MAX_PROMPTS) {
         throw ZhikuException.invalid("prompt", "'prompt' takes at most " + MAX_PROMPTS + " prompts, got " + a.size());
       }
-      List<String> out = new ArrayList<>();
-      for (Object o : a) {
-        if (!(o instanceof String s)) {
-          throw ZhikuException.invalid("prompt", "'prompt' must be a string or a list of strings (token-id prompts are not supported)");
+      List<Object> out = new ArrayList<>();
+      for (int i = 0; i < a.size(); i++) {
+        Object o = a.getValue(i);
+        if (o instanceof String s) {
+          out.add(s);
+        } else if (o instanceof JsonArray ids && !ids.isEmpty()) {
+          out.add(tokenIds(ids, "prompt[" + i + "]"));
+        } else {
+          throw ZhikuException.invalid("prompt", "'prompt' must be a string, a list of strings, a list of token ids or a list of such lists");
         }
-        out.add(s);
       }
       return out;
     }
-    throw ZhikuException.invalid("prompt", Json.typeMessage("prompt", v, "a string or a non-empty list of strings"));
+    throw ZhikuException.invalid("prompt", Json.typeMessage("prompt", v, "a string or a non-empty list of strings or token ids"));
+  }
+
+  private static ai.zhiku.protocol.TokenIds tokenIds(JsonArray a, String where) {
+    ai.zhiku.protocol.TokenIds.Builder b = ai.zhiku.protocol.TokenIds.newBuilder();
+    for (int i = 0; i < a.size(); i++) {
+      Object o = a.getValue(i);
+      if (!(o instanceof Number)) {
+        throw ZhikuException.invalid(where, "'" + where + "' mixes token ids with other values");
+      }
+      b.addIds((int) Json.boundedInteger(o, where + "[" + i + "]", 0, Integer.MAX_VALUE));
+    }
+    return b.build();
   }
 
   // ------------------------------------------------------------------ shared parsing
@@ -455,15 +447,23 @@ final class GenerationHandlers {
     String[] reasons = new String[count];
     int[] prompt = new int[count];
     int[] completion = new int[count];
+    @SuppressWarnings("unchecked")
+    List<ai.zhiku.protocol.ToolCall>[] calls = new List[count];
+    @SuppressWarnings("unchecked")
+    List<ai.zhiku.protocol.TokenLogprob>[] logprobs = new List[count];
+    int[] echoLength = new int[count];
     for (int i = 0; i < count; i++) {
       texts[i] = new StringBuilder(p.echoPrefixes() != null && p.echoPrefixes().get(i) != null ? p.echoPrefixes().get(i) : "");
+      echoLength[i] = texts[i].length();
+      logprobs[i] = new ArrayList<>();
     }
     String route = chat ? "chat_completions" : "completions";
     boolean[] firstToken = {true};
     runner.start(upstream, p.model(), p.requests(), new ChoiceRunner.Events() {
       @Override
-      public void onText(int index, String text, int tokens) {
+      public void onText(int index, String text, int tokens, List<ai.zhiku.protocol.TokenLogprob> lps) {
         texts[index].append(text);
+        logprobs[index].addAll(lps);
         if (tokens > 0 && firstToken[0]) { // time to first token, as streaming requests record it
           firstToken[0] = false;
           metrics.ttft(p.model(), System.nanoTime() - start);
@@ -471,8 +471,9 @@ final class GenerationHandlers {
       }
 
       @Override
-      public void onFinish(int index, String finishReason, int promptTokens, int completionTokens) {
+      public void onFinish(int index, String finishReason, int promptTokens, int completionTokens, List<ai.zhiku.protocol.ToolCall> toolCalls) {
         reasons[index] = finishReason;
+        calls[index] = toolCalls;
         prompt[index] = promptTokens;
         completion[index] = completionTokens;
       }
@@ -488,12 +489,25 @@ final class GenerationHandlers {
         JsonArray choices = new JsonArray();
         for (int i = 0; i < count; i++) {
           JsonObject choice = new JsonObject().put("index", i);
+          boolean called = calls[i] != null && !calls[i].isEmpty();
           if (chat) {
-            choice.put("message", new JsonObject().put("role", "assistant").put("content", texts[i].toString()).putNull("refusal"));
+            JsonObject message = new JsonObject().put("role", "assistant")
+                .put("content", called && texts[i].isEmpty() ? null : texts[i].toString()).putNull("refusal");
+            if (called) {
+              message.put("tool_calls", OpenAiChoices.toolCalls(calls[i]));
+            }
+            choice.put("message", message);
           } else {
             choice.put("text", texts[i].toString());
           }
-          choice.putNull("logprobs").put("finish_reason", reasons[i] == null ? "stop" : reasons[i]);
+          if (!p.logprobs()) {
+            choice.putNull("logprobs");
+          } else if (chat) {
+            choice.put("logprobs", OpenAiChoices.chatLogprobs(OpenAiChoices.chatContent(logprobs[i])));
+          } else {
+            choice.put("logprobs", OpenAiChoices.completionLogprobs(logprobs[i], echoLength[i]));
+          }
+          choice.put("finish_reason", reasons[i] == null ? "stop" : reasons[i]);
           choices.add(choice);
         }
         int promptTokens = sumPromptTokens(prompt, p.n());
@@ -584,6 +598,7 @@ final class GenerationHandlers {
     };
     java.util.function.BiFunction<Integer, JsonObject, JsonObject> chatChoice = (index, delta) ->
         new JsonObject().put("index", index).put("delta", delta).putNull("logprobs").putNull("finish_reason");
+    int[] textOffset = new int[count]; // completions: characters of each choice's text sent so far
 
     // A choice's first event (the role chunk, or the echoed prompt) goes out with its first output, not
     // before: until a worker has produced something, a failure (context length, overload, no worker) can
@@ -598,11 +613,12 @@ final class GenerationHandlers {
         send.accept(base.get().put("choices", new JsonArray().add(chatChoice.apply(i, new JsonObject().put("role", "assistant").put("content", "")))));
       } else if (echo != null && !echo.isEmpty()) {
         send.accept(base.get().put("choices", new JsonArray().add(new JsonObject().put("index", i).put("text", echo).putNull("logprobs").putNull("finish_reason"))));
+        textOffset[i] = echo.length();
       }
     };
     runner.start(upstream, p.model(), p.requests(), new ChoiceRunner.Events() {
       @Override
-      public void onText(int index, String text, int tokens) {
+      public void onText(int index, String text, int tokens, List<ai.zhiku.protocol.TokenLogprob> lps) {
         open.accept(index);
         long now = System.nanoTime();
         if (lastTokenAt[index] == 0) {
@@ -613,14 +629,24 @@ final class GenerationHandlers {
         lastTokenAt[index] = now;
         JsonObject choice = chat ? chatChoice.apply(index, new JsonObject().put("content", text))
             : new JsonObject().put("index", index).put("text", text).putNull("logprobs").putNull("finish_reason");
+        if (p.logprobs()) {
+          choice.put("logprobs", chat ? OpenAiChoices.chatLogprobs(OpenAiChoices.chatContent(lps))
+              : OpenAiChoices.completionLogprobs(lps, textOffset[index]));
+        }
+        textOffset[index] += text.length();
         send.accept(base.get().put("choices", new JsonArray().add(choice)));
       }
 
       @Override
-      public void onFinish(int index, String finishReason, int promptTokens, int completionTokens) {
+      public void onFinish(int index, String finishReason, int promptTokens, int completionTokens, List<ai.zhiku.protocol.ToolCall> calls) {
         open.accept(index);
         prompt[index] = promptTokens;
         completion[index] = completionTokens;
+        if (chat) {
+          for (JsonObject delta : OpenAiChoices.toolCallDeltas(calls)) {
+            send.accept(base.get().put("choices", new JsonArray().add(chatChoice.apply(index, new JsonObject().put("tool_calls", new JsonArray().add(delta))))));
+          }
+        }
         JsonObject choice = chat ? chatChoice.apply(index, new JsonObject()).put("finish_reason", finishReason)
             : new JsonObject().put("index", index).put("text", "").putNull("logprobs").put("finish_reason", finishReason);
         JsonObject chunk = base.get().put("choices", new JsonArray().add(choice));

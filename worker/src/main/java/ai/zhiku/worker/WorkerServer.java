@@ -119,8 +119,26 @@ public final class WorkerServer {
         if (!(model instanceof HostedModel.Chat chat)) {
           throw ZhikuException.invalid("model", "model '" + msg.getModel() + "' is an embedding model; it has no token counter for prompts");
         }
-        int n = chat.engine().countTokens(toPrompt(msg.hasMessages() ? msg.getMessages() : null, msg.hasPrompt() ? msg.getPrompt() : null));
-        req.response().send(CountTokensReply.newBuilder().setCount(n).setContextLength(chat.engine().info().contextLength()).build());
+        CountTokensReply.Builder reply = CountTokensReply.newBuilder().setContextLength(chat.engine().info().contextLength());
+        if (msg.getWithIds()) {
+          int[] ids = chat.engine().tokenize(GenerateMessages.countInput(msg));
+          for (int id : ids) reply.addIds(id);
+          reply.setCount(ids.length);
+        } else {
+          reply.setCount(chat.engine().countTokens(GenerateMessages.countInput(msg)));
+        }
+        req.response().send(reply.build());
+      } catch (RuntimeException e) {
+        fail(req.response(), e);
+      }
+    }));
+    grpc.callHandler(WorkerGrpcService.Detokenize, req -> refuseOversized(req).handler(msg -> {
+      try {
+        if (!(model instanceof HostedModel.Chat chat)) {
+          throw ZhikuException.invalid("model", "model '" + msg.getModel() + "' is an embedding model; it has no detokenizer");
+        }
+        int[] ids = msg.getIdsList().stream().mapToInt(Integer::intValue).toArray();
+        req.response().send(ai.zhiku.protocol.DetokenizeReply.newBuilder().setText(chat.engine().detokenize(ids)).build());
       } catch (RuntimeException e) {
         fail(req.response(), e);
       }
@@ -275,7 +293,7 @@ public final class WorkerServer {
       }
       GenerationRequest request;
       try {
-        request = toGenerationRequest(msg);
+        request = GenerateMessages.request(msg);
       } catch (RuntimeException e) {
         fail(resp, e);
         return;
@@ -364,6 +382,8 @@ public final class WorkerServer {
         // Text is coalesced: while a write is pending on the event loop, new text joins it, so a fast
         // engine (or a burst under load) costs one gRPC message per event-loop turn, not per token.
         private final StringBuilder pending = new StringBuilder();
+        private final List<ai.zhiku.protocol.TokenLogprob> pendingLogprobs = new ArrayList<>();
+        private volatile List<ai.zhiku.common.engine.ToolCall> toolCalls = List.of();
         private int pendingTokens;
         private boolean scheduled;
 
@@ -376,6 +396,7 @@ public final class WorkerServer {
         private void flush(boolean last) {
           String text;
           int tokens;
+          List<ai.zhiku.protocol.TokenLogprob> logprobs;
           if (!last && !done.get() && resp.writeQueueFull()) {
             synchronized (this) {
               scheduled = false;
@@ -390,16 +411,18 @@ public final class WorkerServer {
           }
           synchronized (this) {
             scheduled = false;
-            if (pending.isEmpty()) {
+            if (pending.isEmpty() && pendingLogprobs.isEmpty()) {
               return;
             }
             text = pending.toString();
             tokens = pendingTokens;
+            logprobs = List.copyOf(pendingLogprobs);
             pending.setLength(0);
             pendingTokens = 0;
+            pendingLogprobs.clear();
           }
           if (!done.get()) {
-            resp.write(GenerateChunk.newBuilder().setText(text).setTokenCount(tokens).build());
+            resp.write(GenerateChunk.newBuilder().setText(text).setTokenCount(tokens).addAllLogprobs(logprobs).build());
           }
         }
 
@@ -418,16 +441,29 @@ public final class WorkerServer {
         }
 
         @Override
+        public void onLogprob(ai.zhiku.common.engine.TokenLogprob logprob) {
+          ai.zhiku.protocol.TokenLogprob wire = GenerateMessages.logprob(logprob);
+          synchronized (this) {
+            pendingLogprobs.add(wire); // goes out with the next text (or the last chunk)
+          }
+        }
+
+        @Override
+        public void onToolCalls(List<ai.zhiku.common.engine.ToolCall> calls) {
+          toolCalls = List.copyOf(calls);
+        }
+
+        @Override
         public void onFinish(FinishReason reason, int promptTokens, int completionTokens) {
+          List<ai.zhiku.common.engine.ToolCall> calls = toolCalls;
           context.runOnContext(v -> {
             flush(true);
             if (finish()) {
-              timing.finish(reason == FinishReason.LENGTH ? "length" : "stop", promptTokens, completionTokens);
-              resp.end(GenerateChunk.newBuilder()
-                  .setFinishReason(reason == FinishReason.LENGTH ? ai.zhiku.protocol.FinishReason.FINISH_REASON_LENGTH
-                      : ai.zhiku.protocol.FinishReason.FINISH_REASON_STOP)
-                  .setUsage(Usage.newBuilder().setPromptTokens(promptTokens).setCompletionTokens(completionTokens))
-                  .build());
+              timing.finish(GenerateMessages.finishName(reason), promptTokens, completionTokens);
+              GenerateChunk.Builder last = GenerateChunk.newBuilder().setFinishReason(GenerateMessages.finishReason(reason))
+                  .setUsage(Usage.newBuilder().setPromptTokens(promptTokens).setCompletionTokens(completionTokens));
+              calls.forEach(c -> last.addToolCalls(GenerateMessages.toolCall(c)));
+              resp.end(last.build());
             }
           });
         }
@@ -513,35 +549,7 @@ public final class WorkerServer {
     }
     SamplingParams capped = new SamplingParams(s.temperature(), s.topP(), s.topK(), Math.min(room, config.maxTokensDefault()),
         s.stop(), s.presencePenalty(), s.frequencyPenalty(), s.repetitionPenalty(), s.seed());
-    return new GenerationRequest(r.requestId(), r.input(), capped, r.echo());
-  }
-
-  private static GenerationRequest toGenerationRequest(ai.zhiku.protocol.GenerateRequest msg) {
-    PromptInput input = toPrompt(msg.hasMessages() ? msg.getMessages() : null, msg.hasPrompt() ? msg.getPrompt() : null);
-    ai.zhiku.protocol.SamplingParams s = msg.getSampling();
-    SamplingParams sampling = new SamplingParams(
-        s.hasTemperature() ? s.getTemperature() : null,
-        s.hasTopP() ? s.getTopP() : null,
-        s.hasTopK() ? s.getTopK() : null,
-        s.hasMaxTokens() ? s.getMaxTokens() : null,
-        s.getStopList(),
-        s.hasPresencePenalty() ? s.getPresencePenalty() : null,
-        s.hasFrequencyPenalty() ? s.getFrequencyPenalty() : null,
-        s.hasRepetitionPenalty() ? s.getRepetitionPenalty() : null,
-        s.hasSeed() ? s.getSeed() : null);
-    return new GenerationRequest(msg.getRequestId(), input, sampling, msg.getEcho());
-  }
-
-  private static PromptInput toPrompt(ai.zhiku.protocol.Messages messages, String prompt) {
-    if (messages != null) {
-      List<ChatMessage> list = new ArrayList<>(messages.getMessagesCount());
-      messages.getMessagesList().forEach(m -> list.add(new ChatMessage(m.getRole(), m.getContent())));
-      return PromptInput.ofMessages(list);
-    }
-    if (prompt != null) {
-      return PromptInput.ofPrompt(prompt);
-    }
-    throw ZhikuException.invalid("prompt", "either a prompt or messages is required");
+    return r.withSampling(capped);
   }
 
   // ------------------------------------------------------------------ Embed

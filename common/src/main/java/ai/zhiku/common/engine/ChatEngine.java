@@ -16,6 +16,16 @@ public interface ChatEngine extends AutoCloseable {
    */
   int countTokens(PromptInput input);
 
+  /** The token ids the input becomes (what {@link #countTokens} counts). */
+  default int[] tokenize(PromptInput input) {
+    throw ai.zhiku.common.ZhikuException.invalid("model", "this model does not expose its tokenizer");
+  }
+
+  /** The text of token ids, special tokens skipped; ids outside the vocabulary are a 400. */
+  default String detokenize(int[] ids) {
+    throw ai.zhiku.common.ZhikuException.invalid("model", "this model does not expose its tokenizer");
+  }
+
   /**
    * Starts a generation and returns at once. Output goes to {@code sink} from the engine's
    * thread. A prompt that does not fit the context (prompt + max_tokens) is reported through

@@ -11,6 +11,15 @@ public interface TokenSink {
    */
   void onText(String text, int tokens);
 
+  /**
+   * The log probability of the next generated token, before the text it is part of (when the
+   * request asked for logprobs). Tokens come in order; text may lag them (held-back characters).
+   */
+  default void onLogprob(TokenLogprob logprob) {}
+
+  /** The tool calls the reply made, once, just before {@link #onFinish} with {@link FinishReason#TOOL_CALLS}. */
+  default void onToolCalls(java.util.List<ToolCall> calls) {}
+
   void onFinish(FinishReason reason, int promptTokens, int completionTokens);
 
   void onError(Throwable error);

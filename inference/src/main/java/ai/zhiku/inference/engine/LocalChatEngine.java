@@ -15,6 +15,7 @@ import ai.zhiku.inference.model.DecoderModel;
 import ai.zhiku.inference.model.DecoderModel.SeqStep;
 import ai.zhiku.inference.model.KvCache;
 import ai.zhiku.inference.model.ModelConfig;
+import ai.zhiku.inference.sampling.Logprobs;
 import ai.zhiku.inference.sampling.SamplingConfig;
 import ai.zhiku.inference.sampling.Sampler;
 import ai.zhiku.inference.tokenizer.ChatTemplate;
@@ -52,6 +53,7 @@ public final class LocalChatEngine implements ChatEngine {
 
   private final ChatModel model;
   private final ChatTemplate template;
+  private final OutputSetup outputs;
   private final KvCache cache;
   private final BlockPool pool;
   private final int blockSize;
@@ -88,6 +90,8 @@ public final class LocalChatEngine implements ChatEngine {
     final IncrementalDetokenizer detok;
     final TokenSink sink;
     final LinkedBlockingQueue<Object> commands;
+    /** Top alternatives to report with each token's logprob; -1: no logprobs. */
+    int logprobs = -1;
     volatile boolean cancelled;
     /** The prompt and the tokens generated so far; the last one is not in the cache yet while decoding. */
     int[] tokens;
@@ -161,6 +165,7 @@ public final class LocalChatEngine implements ChatEngine {
     this.model = model;
     this.prefixCaching = prefixCaching;
     this.template = template;
+    this.outputs = new OutputSetup(model, template);
     this.maxNumSeqs = maxNumSeqs;
     ModelConfig cfg = model.model().config();
     this.blockSize = KvCache.DEFAULT_BLOCK_SIZE;
@@ -195,11 +200,20 @@ public final class LocalChatEngine implements ChatEngine {
   }
 
   private String render(PromptInput input) {
+    if (input.ids() != null) return model.tokenizer().decode(input.ids(), false);
     return input.isChat() ? template.render(input.messages(), input.tools()) : input.prompt();
   }
 
   /** The prompt's ids: a chat through its template (which may build them from ids), a prompt tokenized. */
   private int[] encode(PromptInput input) {
+    if (input.ids() != null) {
+      int vocab = model.model().config().vocabSize();
+      for (int id : input.ids()) {
+        if (id < 0 || id >= vocab) throw ZhikuException.invalid("prompt", "token id " + id + " is outside this model's vocabulary (0.." + (vocab - 1) + ")");
+      }
+      if (input.ids().length == 0) throw ZhikuException.invalid("prompt", "a token-id prompt must not be empty");
+      return input.ids();
+    }
     return input.isChat() ? template.encode(input.messages(), input.tools(), model.tokenizer())
         : model.tokenizer().encode(input.prompt(), true);
   }
@@ -207,6 +221,20 @@ public final class LocalChatEngine implements ChatEngine {
   @Override
   public int countTokens(PromptInput input) {
     return encode(input).length;
+  }
+
+  @Override
+  public int[] tokenize(PromptInput input) {
+    return encode(input).clone();
+  }
+
+  @Override
+  public String detokenize(int[] ids) {
+    int vocab = model.model().config().vocabSize();
+    for (int id : ids) {
+      if (id < 0 || id >= vocab) throw ZhikuException.invalid("tokens", "token id " + id + " is outside this model's vocabulary (0.." + (vocab - 1) + ")");
+    }
+    return model.tokenizer().decode(ids, true);
   }
 
   @Override
@@ -230,9 +258,11 @@ public final class LocalChatEngine implements ChatEngine {
       throw ZhikuException.overloaded("the chat engine has " + MAX_WAITING + " requests waiting; retry later");
     }
     DecoderModel m = model.model();
+    OutputSetup.Prepared out = outputs.prepare(request, sampling.stop(), sink);
     Sequence seq = new Sequence(request.requestId(), ids, request.echo() ? render(request.input()) : null, sampling,
-        new Sampler(sampling, m.config().vocabSize(), ids),
-        new IncrementalDetokenizer(model.tokenizer(), sampling.stop()), sink, commands);
+        new Sampler(sampling, m.config().vocabSize(), ids).bias(request.logitBias()).constrain(out.constraint()),
+        out.detokenizer(), out.sink(), commands);
+    seq.logprobs = request.logprobs();
     inFlight.incrementAndGet();
     commands.add(seq);
     if (failure != null && commands.remove(seq)) { // the thread died after the check above: nobody would answer
@@ -423,8 +453,13 @@ public final class LocalChatEngine implements ChatEngine {
     // sampling passes over the whole vocabulary once per sequence: on all compute threads (each
     // sequence's sampler and generator are its own)
     int[] ids = new int[n];
+    Logprobs[] logprobs = new Logprobs[n];
     Bf16Matmul.shared().forEach(n, 4L * vocab, (a, b) -> {
-      for (int j = a; j < b; j++) ids[j] = sampling[j].sampler.sample(logits, rows[j] * vocab, vocab);
+      for (int j = a; j < b; j++) {
+        Sequence s = sampling[j];
+        ids[j] = s.sampler.sample(logits, rows[j] * vocab, vocab);
+        if (s.logprobs >= 0) logprobs[j] = Logprobs.of(logits, rows[j] * vocab, vocab, s.sampling.temperature(), ids[j], s.logprobs);
+      }
     });
     for (int j = 0; j < n; j++) {
       Sequence s = sampling[j];
@@ -436,6 +471,10 @@ public final class LocalChatEngine implements ChatEngine {
       if (isStopId(id)) {
         finish(s, FinishReason.STOP);
         continue;
+      }
+      if (logprobs[j] != null) {
+        ai.zhiku.common.engine.TokenLogprob lp = outputs.logprob(logprobs[j]);
+        deliver(s, () -> s.sink.onLogprob(lp));
       }
       String delta = s.detok.push(id);
       if (!delta.isEmpty()) {

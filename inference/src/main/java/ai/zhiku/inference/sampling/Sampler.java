@@ -18,6 +18,9 @@ public final class Sampler {
   private final SplittableRandom random;
   private final int[] outputCounts;
   private final boolean[] seen; // prompt or output, for the repetition penalty
+  private int[] biasIds = new int[0];
+  private float[] biasValues = new float[0];
+  private ai.zhiku.inference.grammar.Constraint constraint;
 
   public Sampler(SamplingConfig cfg, int vocabSize, int[] promptIds) {
     this.cfg = cfg;
@@ -27,8 +30,29 @@ public final class Sampler {
     for (int id : promptIds) if (id >= 0 && id < vocabSize) seen[id] = true;
   }
 
-  /** Records a generated token for the penalties. */
+  /** OpenAI's logit_bias: added to those ids' logits after the penalties. */
+  public Sampler bias(java.util.Map<Integer, Float> bias) {
+    biasIds = new int[bias.size()];
+    biasValues = new float[bias.size()];
+    int i = 0;
+    for (java.util.Map.Entry<Integer, Float> e : bias.entrySet()) {
+      biasIds[i] = e.getKey();
+      biasValues[i++] = e.getValue();
+    }
+    return this;
+  }
+
+  /** Holds every draw to {@code c}'s grammar (applied last, after penalties and bias); null: none. */
+  public Sampler constrain(ai.zhiku.inference.grammar.Constraint c) {
+    this.constraint = c;
+    return this;
+  }
+
+  public ai.zhiku.inference.grammar.Constraint constraint() { return constraint; }
+
+  /** Records a generated token for the penalties (and moves the grammar past it). */
   public void accept(int id) {
+    if (constraint != null) constraint.accept(id);
     if (id >= 0 && id < outputCounts.length) {
       outputCounts[id]++;
       seen[id] = true;
@@ -40,7 +64,10 @@ public final class Sampler {
     return sample(logits, 0, logits.length);
   }
 
-  /** The next token from the row logits[off, off + n); the row is modified. */
+  /**
+   * The next token from the row logits[off, off + n); the row is modified: afterwards it holds the
+   * logits the token was drawn from (penalties, bias and grammar applied), which {@link Logprobs} reads.
+   */
   public int sample(float[] logits, int off, int n) {
     int v = Math.min(n, outputCounts.length);
     if (cfg.repetitionPenalty() != 1f) {
@@ -55,6 +82,8 @@ public final class Sampler {
         if (c > 0) logits[off + i] -= cfg.presencePenalty() + cfg.frequencyPenalty() * c;
       }
     }
+    for (int i = 0; i < biasIds.length; i++) if (biasIds[i] < n) logits[off + biasIds[i]] += biasValues[i];
+    if (constraint != null) constraint.apply(logits, off, n);
     if (cfg.greedy()) return argmax(logits, off, n);
     if (cfg.topK() > 0 && cfg.topK() < n) return drawTopK(logits, off, n);
     return draw(logits, off, n);

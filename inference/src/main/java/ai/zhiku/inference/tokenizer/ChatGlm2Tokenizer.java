@@ -71,5 +71,10 @@ public final class ChatGlm2Tokenizer implements Tokenizer {
   }
 
   @Override
+  public byte[] tokenBytes(int id) {
+    return decodesToNothing(id) ? null : sp.pieceBytes(id);
+  }
+
+  @Override
   public int vocabSize() { return vocabSize; }
 }

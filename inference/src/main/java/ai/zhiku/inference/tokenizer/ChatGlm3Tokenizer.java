@@ -120,4 +120,9 @@ public final class ChatGlm3Tokenizer implements Tokenizer {
 
   @Override
   public int vocabSize() { return vocabSize; }
+
+  @Override
+  public byte[] tokenBytes(int id) {
+    return isSpecial(id) || id <= 2 ? null : sp.pieceBytes(id);
+  }
 }

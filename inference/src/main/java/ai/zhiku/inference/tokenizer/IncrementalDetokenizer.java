@@ -22,6 +22,7 @@ public final class IncrementalDetokenizer {
   private static final int CONTEXT = 4;
 
   private final Tokenizer tokenizer;
+  private final boolean skipSpecial;
   private final List<String> stops;
   private final int maxStop;
   private int[] ids = new int[64];
@@ -37,6 +38,12 @@ public final class IncrementalDetokenizer {
   private boolean stopped;
 
   public IncrementalDetokenizer(Tokenizer tokenizer, List<String> stops) {
+    this(tokenizer, stops, true);
+  }
+
+  /** {@code skipSpecial} false: special tokens are kept as their text (a reply read for tool calls). */
+  public IncrementalDetokenizer(Tokenizer tokenizer, List<String> stops, boolean skipSpecial) {
+    this.skipSpecial = skipSpecial;
     this.tokenizer = tokenizer;
     this.stops = List.copyOf(stops);
     this.maxStop = stops.stream().mapToInt(String::length).max().orElse(0);
@@ -75,12 +82,12 @@ public final class IncrementalDetokenizer {
    * prefix; moves the stable point to the end when nothing there can still change.
    */
   private void decodeTail() {
-    String window = tokenizer.decode(Arrays.copyOfRange(ids, windowStart, count), true);
+    String window = tokenizer.decode(Arrays.copyOfRange(ids, windowStart, count), skipSpecial);
     if (!window.startsWith(windowPrefix)) {
       // the new ids changed how the window's first ids decode: start over from the beginning
       stableIds = stableChars = windowStart = 0;
       windowPrefix = "";
-      window = tokenizer.decode(Arrays.copyOf(ids, count), true);
+      window = tokenizer.decode(Arrays.copyOf(ids, count), skipSpecial);
     }
     text.setLength(stableChars);
     text.append(window, windowPrefix.length(), window.length());
@@ -89,7 +96,7 @@ public final class IncrementalDetokenizer {
       stableIds = count;
       stableChars = text.length();
       windowStart = Math.max(windowStart, count - CONTEXT);
-      windowPrefix = tokenizer.decode(Arrays.copyOfRange(ids, windowStart, count), true);
+      windowPrefix = tokenizer.decode(Arrays.copyOfRange(ids, windowStart, count), skipSpecial);
       if (!endsWith(text, windowPrefix)) { // context that decodes apart from the rest: keep the window whole
         windowStart = 0;
         windowPrefix = text.toString();

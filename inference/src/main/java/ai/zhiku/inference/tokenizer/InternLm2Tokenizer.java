@@ -157,5 +157,10 @@ public final class InternLm2Tokenizer implements Tokenizer {
   }
 
   @Override
+  public byte[] tokenBytes(int id) {
+    return specialById.containsKey(id) ? null : sp.pieceBytes(id);
+  }
+
+  @Override
   public int vocabSize() { return vocabSize; }
 }

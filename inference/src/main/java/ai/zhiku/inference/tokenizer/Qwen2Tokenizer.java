@@ -213,4 +213,20 @@ public final class Qwen2Tokenizer implements Tokenizer {
 
   @Override
   public int vocabSize() { return vocabSize; }
+
+  /** Added tokens that are not special (Qwen2.5's {@code <tool_call>}) are their text; special ones are not text. */
+  @Override
+  public byte[] tokenBytes(int id) {
+    if (id < 0 || id >= tokens.length || tokens[id] == null) return null;
+    if (isAdded[id]) return special[id] ? null : tokens[id].getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    String t = tokens[id];
+    byte[] out = new byte[t.length()];
+    for (int i = 0; i < t.length(); i++) {
+      char c = t.charAt(i);
+      int b = c < ByteLevelBpe.CHAR_TO_BYTE.length ? ByteLevelBpe.CHAR_TO_BYTE[c] : -1;
+      if (b < 0) return null;
+      out[i] = (byte) b;
+    }
+    return out;
+  }
 }

@@ -151,6 +151,16 @@ public final class SentencePieceModel {
   public boolean isByte(int id) { return types[id] == BYTE; }
 
   /** The id of a piece (control and byte pieces included), or the unknown id. */
+  /** The bytes a normal, user-defined or byte piece stands for ({@code ▁} as a space); null for the others. */
+  public byte[] pieceBytes(int id) {
+    if (id < 0 || id >= pieces.length) return null;
+    return switch (types[id]) {
+      case BYTE -> new byte[] {(byte) Integer.parseInt(pieces[id].substring(3, 5), 16)};
+      case NORMAL, USER_DEFINED -> pieces[id].replace(SPACE, " ").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      default -> null;
+    };
+  }
+
   public int pieceToId(String piece) {
     Integer id = reservedIds.get(piece);
     if (id == null) id = normalIds.get(piece);

@@ -19,6 +19,13 @@ public interface Tokenizer {
    */
   default int unstableSuffix(CharSequence decoded) { return 0; }
 
+  /**
+   * The UTF-8 bytes id adds to generated text (a leading {@code ▁} as a space; a byte-fallback
+   * piece as its one byte), or null for an id that is not text: special and control tokens, padding
+   * rows. Constrained decoding walks these bytes; logprobs report them.
+   */
+  byte[] tokenBytes(int id);
+
   /** Number of ids the model's embedding covers (the padded vocabulary). */
   int vocabSize();
 }

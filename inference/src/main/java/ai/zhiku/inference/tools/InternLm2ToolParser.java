@@ -25,6 +25,10 @@ public final class InternLm2ToolParser implements ToolCallParser {
     });
   }
 
+  /** As the template renders a call: the plugin action, {@code {"name", "parameters"}}, the action's end. */
+  @Override
+  public ToolCallFormat callFormat() { return new ToolCallFormat(START + "\n", "name", "parameters", END); }
+
   @Override
   public String stableContent(String raw) {
     int first = raw.indexOf(START);

@@ -35,6 +35,10 @@ public final class QwenToolParser implements ToolCallParser {
     return new ToolCall(null, n.get("name").asText(), PyJson.dumps(args));
   }
 
+  /** Qwen2.5's template: {@code <tool_call>\n{"name": ..., "arguments": ...}\n</tool_call>}. */
+  @Override
+  public ToolCallFormat callFormat() { return new ToolCallFormat(OPEN + "\n", "name", "arguments", "\n" + CLOSE); }
+
   @Override
   public String stableContent(String raw) {
     int first = raw.indexOf(OPEN);

@@ -16,6 +16,9 @@ public interface ToolCallParser {
     }
   }
 
+  /** The family's call format, for decoding held to one call (tool_choice required), or null when it has none we can force. */
+  default ToolCallFormat callFormat() { return null; }
+
   /** The whole reply, once generation has ended. */
   Parsed parse(String raw);
 

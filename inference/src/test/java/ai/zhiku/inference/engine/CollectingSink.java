@@ -8,7 +8,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /** Test sink that records every callback and lets the test wait for the end. */
-final class CollectingSink implements TokenSink {
+class CollectingSink implements TokenSink {
   final List<String> deltas = new CopyOnWriteArrayList<>();
   final List<Integer> tokenCounts = new CopyOnWriteArrayList<>();
   volatile FinishReason reason;

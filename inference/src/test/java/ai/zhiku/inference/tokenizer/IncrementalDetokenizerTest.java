@@ -84,6 +84,7 @@ class IncrementalDetokenizerTest {
         }
         public int unstableSuffix(CharSequence d) { return inner.unstableSuffix(d); }
         public int vocabSize() { return inner.vocabSize(); }
+        public byte[] tokenBytes(int id) { return inner.tokenBytes(id); }
       };
       StringBuilder b = new StringBuilder();
       for (int i = 0; i < 60; i++) b.append("模型在 CPU 上运行, it's fast . 第").append(i).append("行\n");
