@@ -44,21 +44,16 @@ public sealed interface ChatTemplate permits ChatTemplate.ChatGlm2, ChatTemplate
     };
   }
 
-  private static void checkRoles(List<ChatMessage> messages) {
-    if (messages.isEmpty()) throw ZhikuException.invalid("messages", "messages must not be empty");
-    for (ChatMessage m : messages) {
-      if (!List.of("system", "user", "assistant").contains(m.role())) {
-        throw ZhikuException.invalid("messages", "unsupported role '" + m.role() + "'; allowed: system, user, assistant");
-      }
-      if (m.content() == null) throw ZhikuException.invalid("messages", "message content must not be null");
-    }
-  }
-
   /**
    * ChatGLM2's {@code build_prompt}: {@code [Round i]\n\n问：q\n\n答：a\n\n} per past turn, then
    * {@code [Round n]\n\n问：q\n\n答：}. ChatGLM2 has no system role: system messages are joined
    * and put before the first round, followed by a blank line (as FastChat does). Consecutive
    * user messages are joined with a newline; a trailing assistant message is continued.
+   *
+   * <p>ChatGLM2 has no tool format of its own, so tools use Zhiku's prompt-based one
+   * ({@link ai.zhiku.inference.tools.PromptToolFormat}): an instruction listing the tools before the
+   * first round, calls as {@code <tool_call>} JSON blocks in the answer, results as
+   * {@code <tool_response>} blocks in the next question.
    */
   record ChatGlm2() implements ChatTemplate {
     @Override
@@ -66,8 +61,13 @@ public sealed interface ChatTemplate permits ChatTemplate.ChatGlm2, ChatTemplate
 
     @Override
     public String render(List<ChatMessage> messages, List<ChatTool> tools) {
-      if (!tools.isEmpty()) throw ZhikuException.invalid("tools", "the " + name() + " chat template has no tool format");
-      checkRoles(messages);
+      if (messages.isEmpty()) throw ZhikuException.invalid("messages", "messages must not be empty");
+      for (ChatMessage m : messages) {
+        if (!List.of("system", "user", "assistant", "tool").contains(m.role())) {
+          throw ZhikuException.invalid("messages", "unsupported role '" + m.role() + "'; allowed: system, user, assistant, tool");
+        }
+        if (m.content() == null) throw ZhikuException.invalid("messages", "message content must not be null");
+      }
       StringBuilder system = new StringBuilder();
       StringBuilder out = new StringBuilder();
       int round = 1;
@@ -76,9 +76,13 @@ public sealed interface ChatTemplate permits ChatTemplate.ChatGlm2, ChatTemplate
         switch (m.role()) {
           case "system" -> system.append(system.isEmpty() ? "" : "\n").append(m.content());
           case "user" -> question = question == null ? m.content() : question + "\n" + m.content();
+          case "tool" -> {
+            String result = ai.zhiku.inference.tools.PromptToolFormat.result(m.content());
+            question = question == null ? result : question + "\n" + result;
+          }
           default -> {
             out.append("[Round ").append(round++).append("]\n\n问：").append(question == null ? "" : question)
-                .append("\n\n答：").append(m.content()).append("\n\n");
+                .append("\n\n答：").append(ai.zhiku.inference.tools.PromptToolFormat.answer(m.content(), m.toolCalls())).append("\n\n");
             question = null;
           }
         }
@@ -89,7 +93,13 @@ public sealed interface ChatTemplate permits ChatTemplate.ChatGlm2, ChatTemplate
       } else {
         out.append("[Round ").append(round).append("]\n\n问：").append(question == null ? "" : question).append("\n\n答：");
       }
+      if (!tools.isEmpty()) system.append(system.isEmpty() ? "" : "\n").append(ai.zhiku.inference.tools.PromptToolFormat.instruction(tools));
       return system.isEmpty() ? out.toString() : system + "\n\n" + out;
+    }
+
+    @Override
+    public ai.zhiku.inference.tools.ToolCallParser toolParser(List<ChatTool> tools) {
+      return new ai.zhiku.inference.tools.QwenToolParser();
     }
   }
 

@@ -64,9 +64,26 @@ class ChatTemplateTest {
 
   @Test
   void unknownRolesAndTemplatesAreInvalidRequests() {
-    assertThatThrownBy(() -> ChatTemplate.named("chatglm2").render(List.of(new ChatMessage("tool", "x"))))
-        .isInstanceOf(ZhikuException.class).hasMessageContaining("tool");
+    assertThatThrownBy(() -> ChatTemplate.named("chatglm2").render(List.of(new ChatMessage("function", "x"))))
+        .isInstanceOf(ZhikuException.class).hasMessageContaining("function");
     assertThatThrownBy(() -> ChatTemplate.named("llama9"))
         .isInstanceOfSatisfying(ZhikuException.class, e -> assertThat(e.param()).isEqualTo("chat_template"));
+  }
+
+  @Test
+  void chatGlm2ToolRoundTripInThePromptBasedFormat() {
+    var tool = new ai.zhiku.common.engine.ChatTool("get_weather",
+        "{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\"}}}");
+    var call = new ai.zhiku.common.engine.ToolCall("call_1", "get_weather", "{\"city\":\"北京\"}");
+    String p = ChatTemplate.named("chatglm2").render(List.of(new ChatMessage("user", "天气?"),
+        ChatMessage.assistantCalls("", List.of(call)), ChatMessage.toolResult("call_1", "get_weather", "晴")), List.of(tool));
+    assertThat(p).startsWith("你可以调用以下工具（JSON 描述，每行一个）：\n{\"name\": \"get_weather\", \"parameters\": {\"type\": \"object\"}}\n")
+        .endsWith("\n\n[Round 1]\n\n问：天气?\n\n答：<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"北京\"}}\n</tool_call>\n\n"
+            + "[Round 2]\n\n问：<tool_response>\n晴\n</tool_response>\n\n答：");
+    // what the model writes in that format is read back as the call
+    var parsed = ChatTemplate.named("chatglm2").toolParser(List.of(tool))
+        .parse("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"北京\"}}\n</tool_call>");
+    assertThat(parsed.calls()).extracting(ai.zhiku.common.engine.ToolCall::name).containsExactly("get_weather");
+    assertThat(parsed.content()).isNull();
   }
 }
