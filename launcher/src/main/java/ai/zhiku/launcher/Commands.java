@@ -63,6 +63,16 @@ public final class Commands {
         .build();
   }
 
+  public static Flags benchGrammar() {
+    return Flags.builder("bench grammar", "the cost of constrained decoding: mask time per step, constrained beside free sequences")
+        .add(Flag.of("model-path", Flag.Kind.PATH, null, "a chat checkpoint directory with its tokenizer"),
+            Flag.choice("dtype", "float32", "compute type", "float32", "bfloat16"),
+            Flag.integer("seqs", 16, "sequences per batch (half of them constrained in the mixed batch)"),
+            Flag.integer("tokens", 64, "tokens per sequence"),
+            Flag.integer("threads", 2, "compute threads"))
+        .build();
+  }
+
   public static Flags benchServing() {
     return Flags.builder("bench serving", "HTTP and gRPC overhead of the serving path, over zero-compute engines")
         .add(Flag.of("seconds", Flag.Kind.SECONDS, "10", "seconds per point"),
@@ -97,6 +107,7 @@ public final class Commands {
     m.put("kb eval", ai.zhiku.kb.cli.KbCommand.flags("eval"));
     m.put("bench engine", benchEngine());
     m.put("bench golden", benchGolden());
+    m.put("bench grammar", benchGrammar());
     m.put("bench serving", benchServing());
     m.put("bench embeddings", benchEmbeddings());
     m.put("bench kb", benchKb());

@@ -121,6 +121,7 @@ public final class Main {
     Flags flags = switch (which) {
       case "engine" -> Commands.benchEngine();
       case "golden" -> Commands.benchGolden();
+      case "grammar" -> Commands.benchGrammar();
       case "embeddings" -> Commands.benchEmbeddings();
       case "serving" -> Commands.benchServing();
       case "kb" -> Commands.benchKb();
@@ -128,11 +129,11 @@ public final class Main {
     };
     if (flags == null) {
       if (which.equals("--help") || which.equals("-h")) {
-        System.out.println("usage: bin/zhiku bench engine|golden|embeddings|serving|kb [flags]   (bin/zhiku bench engine --help ...)");
+        System.out.println("usage: bin/zhiku bench engine|golden|grammar|embeddings|serving|kb [flags]   (bin/zhiku bench engine --help ...)");
         return;
       }
-      throw new IllegalArgumentException(which.isEmpty() ? "bench needs a benchmark: engine, golden, embeddings, serving or kb"
-          : "unknown benchmark '" + which + "': engine, golden, embeddings, serving or kb");
+      throw new IllegalArgumentException(which.isEmpty() ? "bench needs a benchmark: engine, golden, grammar, embeddings, serving or kb"
+          : "unknown benchmark '" + which + "': engine, golden, grammar, embeddings, serving or kb");
     }
     String[] rest = Arrays.copyOfRange(args, 1, args.length);
     if (help(flags, rest)) {
@@ -142,6 +143,7 @@ public final class Main {
     switch (which) {
       case "engine" -> ai.zhiku.inference.bench.EngineBenchmark.main(rest);
       case "golden" -> ai.zhiku.inference.bench.GoldenCheck.main(rest);
+      case "grammar" -> ai.zhiku.inference.bench.GrammarBenchmark.main(rest);
       case "embeddings" -> ai.zhiku.launcher.bench.EmbeddingHttpBenchmark.main(rest);
       case "serving" -> ai.zhiku.launcher.bench.ServingBenchmark.main(rest);
       default -> ai.zhiku.kb.bench.KbBenchmark.main(rest);
