@@ -271,9 +271,6 @@ final class GenerationHandlers {
       includeUsage = streamUsage(body, stream);
       echo = Json.bool(body, "echo", false);
       logprobs = Json.integer(body, "logprobs", 0, ChatRequestParsing.MAX_TOP_LOGPROBS);
-      if (logprobs != null && echo) {
-        throw ZhikuException.invalid("echo", "'echo' with 'logprobs' (the prompt's own logprobs) is not supported by this server");
-      }
       logitBias = ChatRequestParsing.logitBias(body);
       Json.string(body, "suffix", false);
       Json.string(body, "user", false);
@@ -304,10 +301,13 @@ final class GenerationHandlers {
         if (logprobs != null) {
           rb.setLogprobs(logprobs);
         }
+        // with logprobs the worker echoes the prompt itself, after the prompt tokens' logprobs
+        boolean workerEchoes = echo && logprobs != null;
+        rb.setEcho(workerEchoes);
         GenerateRequest req = rb.build();
         for (int i = 0; i < n; i++) {
           requests.add(forChoice(req, i));
-          echoes.add(echo ? (prompt instanceof String text ? text : null) : null);
+          echoes.add(echo && !workerEchoes ? (prompt instanceof String text ? text : null) : null);
         }
       }
       Parsed p = new Parsed(model, requests, n, stream, includeUsage, echoes, sampling.hasMaxTokens() ? sampling.getMaxTokens() : null,

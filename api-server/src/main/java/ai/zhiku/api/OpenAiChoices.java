@@ -87,10 +87,15 @@ final class OpenAiChoices {
     int at = offset;
     for (TokenLogprob lp : logprobs) {
       tokens.add(lp.getToken());
-      tokenLogprobs.add((double) lp.getLogprob());
-      JsonObject alts = new JsonObject();
-      for (TopLogprob t : lp.getTopList()) alts.put(t.getToken(), (double) t.getLogprob());
-      top.add(alts);
+      if (Float.isNaN(lp.getLogprob())) { // a prompt's first token: nothing predicts it
+        tokenLogprobs.addNull();
+        top.addNull();
+      } else {
+        tokenLogprobs.add((double) lp.getLogprob());
+        JsonObject alts = new JsonObject();
+        for (TopLogprob t : lp.getTopList()) alts.put(t.getToken(), (double) t.getLogprob());
+        top.add(alts);
+      }
       offsets.add(at);
       if (!lp.getSpecial()) at += lp.getToken().length();
     }

@@ -245,6 +245,31 @@ class AgentContractTest {
   }
 
   @Test
+  void echoWithLogprobsScoresThePromptFirst() throws Exception {
+    JsonObject plain = post(new JsonObject().put("model", "internlm2-tiny").put("prompt", "北京明天天气怎么样?").put("max_tokens", 3)
+        .put("temperature", 0).put("logprobs", 1), 200);
+    JsonObject echoed = post(new JsonObject().put("model", "internlm2-tiny").put("prompt", "北京明天天气怎么样?").put("max_tokens", 3)
+        .put("temperature", 0).put("logprobs", 1).put("echo", true), 200);
+    JsonObject c = echoed.getJsonArray("choices").getJsonObject(0);
+    String out = plain.getJsonArray("choices").getJsonObject(0).getString("text");
+    assertThat(c.getString("text")).isEqualTo("北京明天天气怎么样?" + out);
+    JsonObject lp = c.getJsonObject("logprobs");
+    int prompt = echoed.getJsonObject("usage").getInteger("prompt_tokens");
+    assertThat(lp.getJsonArray("tokens")).hasSize(prompt + 3);
+    assertThat(lp.getJsonArray("token_logprobs").getValue(0)).isNull(); // nothing predicts the first token
+    assertThat(lp.getJsonArray("top_logprobs").getValue(0)).isNull();
+    for (int i = 1; i < prompt; i++) assertThat(lp.getJsonArray("token_logprobs").getDouble(i)).isLessThanOrEqualTo(0.0);
+    // the output's own logprobs are those of the request without echo
+    JsonArray plainLps = plain.getJsonArray("choices").getJsonObject(0).getJsonObject("logprobs").getJsonArray("token_logprobs");
+    for (int i = 0; i < 3; i++) {
+      assertThat(lp.getJsonArray("token_logprobs").getDouble(prompt + i)).isCloseTo(plainLps.getDouble(i), org.assertj.core.api.Assertions.within(1e-4));
+    }
+    // offsets run through the echoed prompt into the output
+    JsonArray offsets = lp.getJsonArray("text_offset");
+    for (int i = 1; i < offsets.size(); i++) assertThat(offsets.getInteger(i)).isGreaterThanOrEqualTo(offsets.getInteger(i - 1));
+  }
+
+  @Test
   void logitBiasSteersTheDraw() throws Exception {
     HttpResponse<String> tok = cluster.post("/tokenize", new JsonObject().put("model", "qwen2-tiny").put("prompt", "好").encode());
     int id = new JsonObject(tok.body()).getJsonArray("tokens").getInteger(0);

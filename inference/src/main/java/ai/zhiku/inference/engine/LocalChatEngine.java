@@ -92,6 +92,9 @@ public final class LocalChatEngine implements ChatEngine {
     final LinkedBlockingQueue<Object> commands;
     /** Top alternatives to report with each token's logprob; -1: no logprobs. */
     int logprobs = -1;
+    /** Whether the prompt's own tokens get logprobs (completions' echo with logprobs), and how many have. */
+    boolean promptLogprobs;
+    int promptScored;
     volatile boolean cancelled;
     /** The prompt and the tokens generated so far; the last one is not in the cache yet while decoding. */
     int[] tokens;
@@ -263,6 +266,7 @@ public final class LocalChatEngine implements ChatEngine {
         new Sampler(sampling, m.config().vocabSize(), ids).bias(request.logitBias()).constrain(out.constraint()),
         out.detokenizer(), out.sink(), commands);
     seq.logprobs = request.logprobs();
+    seq.promptLogprobs = request.echo() && request.logprobs() >= 0;
     inFlight.incrementAndGet();
     commands.add(seq);
     if (failure != null && commands.remove(seq)) { // the thread died after the check above: nobody would answer
@@ -320,7 +324,8 @@ public final class LocalChatEngine implements ChatEngine {
         s.done = true;
         return;
       }
-      if (s.echo != null && !s.echo.isEmpty()) deliver(s, () -> s.sink.onText(s.echo, 0));
+      // with prompt logprobs the echo goes out after them, once the prompt is computed
+      if (s.echo != null && !s.echo.isEmpty() && !s.promptLogprobs) deliver(s, () -> s.sink.onText(s.echo, 0));
       waiting.add(s);
     } else if (c instanceof Cancel cancel) {
       Sequence s = cancel.seq();
@@ -340,7 +345,8 @@ public final class LocalChatEngine implements ChatEngine {
     while (it.hasNext() && running.size() < maxNumSeqs) {
       Sequence s = it.next();
       extendKeys(s, s.size);
-      int limit = prefixCaching ? (s.size - 1) / blockSize : 0; // the last token is always computed, for its logits
+      // the last token is always computed, for its logits; a prompt to be scored is computed whole
+      int limit = prefixCaching && !(s.promptLogprobs && s.promptScored < s.promptLength) ? (s.size - 1) / blockSize : 0;
       int matched = 0;
       while (matched < limit && pool.contains(s.keys[matched])) matched++;
       if (matched < limit && beingComputed(s.keys[matched], matched)) continue;
@@ -425,9 +431,11 @@ public final class LocalChatEngine implements ChatEngine {
       batch.add(new SeqStep(s.blocks, java.util.Arrays.copyOfRange(s.tokens, s.cached, s.cached + p.tokens()), s.cached));
     }
     float[] logits; // row i at i * vocab
+    boolean allRows = false;
+    for (Planned p : plan) allRows |= p.seq().promptLogprobs && p.seq().promptScored < p.seq().promptLength;
     long f0 = System.nanoTime();
     try {
-      logits = model.model().forwardLast(batch, cache);
+      logits = allRows ? model.model().forwardAll(batch, cache) : model.model().forwardLast(batch, cache);
     } catch (RuntimeException e) {
       log.error("forward pass failed for {} sequences", batch.size(), e);
       for (Sequence s : new ArrayList<>(running)) fail(s, e);
@@ -439,14 +447,18 @@ public final class LocalChatEngine implements ChatEngine {
     int[] rows = new int[plan.size()]; // logits row of each sequence that samples this step
     Sequence[] sampling = new Sequence[plan.size()];
     int n = 0;
+    int firstRow = 0; // with allRows: the first of plan entry i's rows
     for (int i = 0; i < plan.size(); i++) {
       Sequence s = plan.get(i).seq();
+      int lastRow = allRows ? firstRow + plan.get(i).tokens() - 1 : i;
+      if (allRows && s.promptLogprobs && s.promptScored < s.promptLength) scorePrompt(s, logits, firstRow, plan.get(i).tokens(), vocab);
+      firstRow += plan.get(i).tokens();
       s.cached += plan.get(i).tokens();
       publish(s);
       if (s.cancelled) {
         retire(s);
       } else if (s.cached == s.size) { // all its tokens are in the cache: it samples its next one
-        rows[n] = i;
+        rows[n] = lastRow;
         sampling[n++] = s;
       }
     }
@@ -504,6 +516,31 @@ public final class LocalChatEngine implements ChatEngine {
       s.addBlock(b);
     }
     return true;
+  }
+
+  /**
+   * The logprobs of the prompt tokens this step's rows predict (row r, at position cached + r,
+   * predicts the token after it; the first prompt token has none, as OpenAI reports it), at
+   * temperature 1: the model's own distribution. Sent ahead of the echoed prompt, once it is all
+   * scored; a preempted sequence that computes its prompt again does not score it twice.
+   */
+  private void scorePrompt(Sequence s, float[] logits, int firstRow, int count, int vocab) {
+    List<ai.zhiku.common.engine.TokenLogprob> out = new ArrayList<>();
+    if (s.promptScored == 0) {
+      out.add(outputs.unscored(s.tokens[0]));
+      s.promptScored = 1;
+    }
+    for (int r = 0; r < count; r++) {
+      int next = s.cached + r + 1; // the position row r predicts
+      if (next >= s.promptLength || next < s.promptScored) continue;
+      out.add(outputs.logprob(Logprobs.of(logits, (firstRow + r) * vocab, vocab, 1f, s.tokens[next], s.logprobs)));
+      s.promptScored = next + 1;
+    }
+    boolean complete = s.promptScored == s.promptLength;
+    deliver(s, () -> {
+      for (var lp : out) s.sink.onLogprob(lp);
+      if (complete && s.echo != null && !s.echo.isEmpty()) s.sink.onText(s.echo, 0);
+    });
   }
 
   /** Offers the sequence's newly filled blocks to the prefix cache. */

@@ -73,6 +73,11 @@ final class OutputSetup {
     return new TokenLogprob(text(lp.chosen()), lp.chosenLogprob(), model.tokenizer().tokenBytes(lp.chosen()), top);
   }
 
+  /** A prompt's first token, which nothing predicts: its logprob is NaN (the API's null). */
+  TokenLogprob unscored(int id) {
+    return new TokenLogprob(text(id), Float.NaN, model.tokenizer().tokenBytes(id), List.of());
+  }
+
   /** A token's text: its bytes as UTF-8 (a partial character as U+FFFD), a special token by its name. */
   private String text(int id) {
     Tokenizer t = model.tokenizer();

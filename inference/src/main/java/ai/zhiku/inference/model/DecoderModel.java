@@ -192,6 +192,11 @@ public final class DecoderModel implements AutoCloseable {
     return step(batch, cache, false);
   }
 
+  /** Like {@link #forwardLast}, with a row for every new token of every sequence, in order (prompt logprobs). */
+  public float[] forwardAll(List<SeqStep> batch, KvCache cache) {
+    return step(batch, cache, true);
+  }
+
   private float[] step(List<SeqStep> batch, KvCache cache, boolean allPositions) {
     int total = 0;
     for (SeqStep s : batch) {
