@@ -466,17 +466,29 @@ public final class LocalChatEngine implements ChatEngine {
     // sequence's sampler and generator are its own)
     int[] ids = new int[n];
     Logprobs[] logprobs = new Logprobs[n];
+    RuntimeException[] failed = new RuntimeException[n]; // one sequence's sampling or grammar fault fails only it
     Bf16Matmul.shared().forEach(n, 4L * vocab, (a, b) -> {
       for (int j = a; j < b; j++) {
         Sequence s = sampling[j];
-        ids[j] = s.sampler.sample(logits, rows[j] * vocab, vocab);
-        if (s.logprobs >= 0) logprobs[j] = Logprobs.of(logits, rows[j] * vocab, vocab, s.sampling.temperature(), ids[j], s.logprobs);
+        try {
+          ids[j] = s.sampler.sample(logits, rows[j] * vocab, vocab);
+          if (s.logprobs >= 0) logprobs[j] = Logprobs.of(logits, rows[j] * vocab, vocab, s.sampling.temperature(), ids[j], s.logprobs);
+        } catch (RuntimeException e) {
+          failed[j] = e;
+        }
       }
     });
     for (int j = 0; j < n; j++) {
       Sequence s = sampling[j];
       int id = ids[j];
-      s.sampler.accept(id);
+      try {
+        if (failed[j] != null) throw failed[j];
+        s.sampler.accept(id);
+      } catch (RuntimeException e) {
+        log.error("req={} sampling failed; the other sequences go on", s.requestId, e);
+        fail(s, e);
+        continue;
+      }
       s.append(id);
       s.generated++;
       s.unsentTokens++;
