@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
 class AgentContractTest {
   static TestCluster cluster;
   static final Path GOLDEN = Path.of(System.getProperty("zhiku.golden.dir"));
-  static final List<String> TOOL_MODELS = List.of("internlm2-tiny", "qwen2-tiny", "chatglm2-tiny");
+  static final List<String> TOOL_MODELS = List.of("internlm2-tiny", "qwen2-tiny", "chatglm2-tiny", "chatglm3-tiny");
   static final ObjectMapper JSON = new ObjectMapper();
 
   static final JsonObject WEATHER_PARAMS = new JsonObject("""
@@ -42,7 +42,7 @@ class AgentContractTest {
   @BeforeAll
   static void start() {
     cluster = new TestCluster("shortest_queue", 5000);
-    for (String model : List.of("internlm2-tiny", "qwen2-tiny", "chatglm2-tiny")) {
+    for (String model : List.of("internlm2-tiny", "qwen2-tiny", "chatglm2-tiny", "chatglm3-tiny")) {
       cluster.addWorker(new HostedModel.Chat(List.of(model),
           ChatEngineFactory.open(new ChatEngineConfig(GOLDEN.resolve(model), "cpu", "float32", null, 8))), 8, 8);
     }

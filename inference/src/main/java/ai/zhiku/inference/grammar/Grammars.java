@@ -90,6 +90,10 @@ public final class Grammars {
       Shape args = params.isMissingNode() || params.isNull()
           ? new Shape.Obj(List.of(), null) // no parameters: {}
           : JsonSchemaCompiler.compile(params, param);
+      if (format.glmPython()) {
+        alternatives.add(PythonCall.shape(t.name(), args, param));
+        continue;
+      }
       Shape name;
       try {
         name = new Shape.Lit(new byte[][] {JSON.writeValueAsBytes(t.name())});

@@ -61,6 +61,9 @@ final class JsonMachine {
 
   record FreeComma(Shape.Obj obj, boolean spaceOk) implements Frame {}
 
+  /** The parts of a sequence from {@code next} on are still to come. */
+  record SeqNext(Shape.Seq seq, int next) implements Frame {}
+
   record ArrOpen(Shape.Arr arr) implements Frame {}
 
   record ArrNext(Shape.Arr arr, int count) implements Frame {}
@@ -138,8 +141,8 @@ final class JsonMachine {
         else start(v.shape(), b, rest, out);
       }
       case ObjOpen o -> {
-        if (b == '}' && o.obj().mayClose(0)) out.add(rest);
-        else if (b == '"') keyStart(o.obj(), 0, rest, s.depth(), out);
+        if (b == o.obj().close() && o.obj().mayClose(0)) out.add(rest);
+        else keyStart(o.obj(), 0, b, rest, s.depth(), out);
       }
       case ObjKey k -> feedKey(k, b, rest, s.depth(), out);
       case ObjColon c -> {
@@ -150,11 +153,11 @@ final class JsonMachine {
       }
       case ObjNext n -> {
         if (b == ',' && n.pos() < n.obj().props.size()) out.add(new State(new ObjComma(n.obj(), n.pos(), true), rest, s.depth()));
-        else if (b == '}' && n.obj().mayClose(n.pos())) out.add(rest);
+        else if (b == n.obj().close() && n.obj().mayClose(n.pos())) out.add(rest);
       }
       case ObjComma c -> {
         if (b == ' ' && c.spaceOk()) out.add(new State(new ObjComma(c.obj(), c.pos(), false), rest, s.depth()));
-        else if (b == '"') keyStart(c.obj(), c.pos(), rest, s.depth(), out);
+        else keyStart(c.obj(), c.pos(), b, rest, s.depth(), out);
       }
       case FreeOpen o -> {
         if (b == '}') out.add(rest);
@@ -183,6 +186,7 @@ final class JsonMachine {
         if (b == ' ' && c.spaceOk()) out.add(new State(new ArrComma(c.arr(), c.count(), false), rest, s.depth()));
         else start(c.arr().items, b, new State(new ArrNext(c.arr(), c.count() + 1), rest, s.depth()), out);
       }
+      case SeqNext q -> start(q.seq().parts.get(q.next()), b, seqRest(q.seq(), q.next() + 1, rest), out);
       case StrBody str -> feedString(s, str, b, rest, out);
       case NumState n -> feedNumber(n, b, rest, s.depth(), out);
       case LitState l -> feedLiteral(l.lit(), l.offset(), l.candidates().ids(), b, rest, s.depth(), out);
@@ -198,8 +202,9 @@ final class JsonMachine {
         for (Shape alt : a.alternatives) start(alt, b, rest, out);
       }
       case Shape.Obj o -> {
-        if (b == '{' && depth <= MAX_DEPTH) out.add(new State(o.free() ? new FreeOpen(o) : new ObjOpen(o), rest, depth));
+        if (b == o.open() && depth <= MAX_DEPTH) out.add(new State(o.free() ? new FreeOpen(o) : new ObjOpen(o), rest, depth));
       }
+      case Shape.Seq q -> start(q.parts.get(0), b, seqRest(q, 1, rest), out);
       case Shape.Arr a -> {
         if (b == '[' && depth <= MAX_DEPTH) out.add(new State(new ArrOpen(a), rest, depth));
       }
@@ -228,12 +233,18 @@ final class JsonMachine {
     }
   }
 
-  private static void keyStart(Shape.Obj obj, int pos, State rest, int depth, Out out) {
+  /** What follows part {@code next - 1} of a sequence: its next part, or after the last, {@code rest}. */
+  private static State seqRest(Shape.Seq q, int next, State rest) {
+    return next == q.parts.size() ? rest : new State(new SeqNext(q, next), rest, rest.depth());
+  }
+
+  /** The first byte {@code b} of a key, any of the properties from {@code pos} up to the first required one. */
+  private static void keyStart(Shape.Obj obj, int pos, int b, State rest, int depth, Out out) {
     int last = obj.lastCandidate(pos);
     if (last < pos) return;
     int[] c = new int[last - pos + 1];
     for (int j = pos; j <= last; j++) c[j - pos] = j;
-    out.add(new State(new ObjKey(obj, 1, new Candidates(c)), rest, depth)); // every key starts with its quote
+    feedKey(new ObjKey(obj, 0, new Candidates(c)), b, rest, depth, out);
   }
 
   private static void feedKey(ObjKey k, int b, State rest, int depth, Out out) {
@@ -243,8 +254,13 @@ final class JsonMachine {
     for (int j : c) {
       byte[] key = k.obj().props.get(j).key();
       if (key.length > k.offset() && (key[k.offset()] & 0xff) == b) {
-        if (key.length == k.offset() + 1) {
-          out.add(new State(new ObjColon(k.obj(), j), rest, depth)); // keys end with a quote: no key continues another
+        if (key.length == k.offset() + 1) { // keys end with a quote (or '='): no key continues another
+          if (k.obj().kwargs) {
+            Shape.Prop p = k.obj().props.get(j);
+            out.add(new State(new ValueStart(p.value(), false), new State(new ObjNext(k.obj(), j + 1), rest, depth), depth));
+          } else {
+            out.add(new State(new ObjColon(k.obj(), j), rest, depth));
+          }
         } else {
           keep[n++] = j;
         }

@@ -19,11 +19,26 @@ abstract sealed class Shape {
   static final class Obj extends Shape {
     final List<Prop> props;
     final Shape extra; // the values of undeclared keys when props is empty
+    /**
+     * Written as Python keyword arguments, {@code (k=v, k=v)}, instead of {@code {"k":v,"k":v}}: each
+     * declared key is then the name followed by {@code =} (ChatGLM3's {@code tool_call(...)}).
+     */
+    final boolean kwargs;
 
     Obj(List<Prop> props, Shape extra) {
+      this(props, extra, false);
+    }
+
+    Obj(List<Prop> props, Shape extra, boolean kwargs) {
+      if (kwargs && extra != null) throw new IllegalArgumentException("keyword arguments need declared names");
       this.props = props;
       this.extra = extra;
+      this.kwargs = kwargs;
     }
+
+    byte open() { return (byte) (kwargs ? '(' : '{'); }
+
+    byte close() { return (byte) (kwargs ? ')' : '}'); }
 
     boolean free() { return props.isEmpty() && extra != null; }
 
@@ -85,6 +100,13 @@ abstract sealed class Shape {
     final List<Shape> alternatives;
 
     AnyOf(List<Shape> alternatives) { this.alternatives = alternatives; }
+  }
+
+  /** Its parts one after the other, nothing between them (a call's fixed text around its arguments). */
+  static final class Seq extends Shape {
+    final List<Shape> parts;
+
+    Seq(List<Shape> parts) { this.parts = parts; }
   }
 
   /** A {@code $ref}, resolved once the schema it points into is compiled. */

@@ -73,6 +73,9 @@ public final class ChatGlm3ToolParser implements ToolCallParser {
     }
   }
 
+  @Override
+  public ToolCallFormat callFormat() { return toolsOffered ? ToolCallFormat.chatGlm3() : null; }
+
   /** Writes a call's arguments as ChatGLM3's model writes them: {@code  ```python\ntool_call(k=v, ...)\n```}. */
   public static String render(JsonNode arguments) {
     StringBuilder sb = new StringBuilder(" ```python\ntool_call(");

@@ -50,7 +50,7 @@ class ConstrainedEngineTest {
 
   @Test
   void constrainedAndFreeSequencesShareABatch() throws Exception {
-    for (String family : List.of("internlm2-tiny", "qwen2-tiny")) {
+    for (String family : List.of("internlm2-tiny", "qwen2-tiny", "chatglm3-tiny")) {
       ChatModel m = ModelFamilies.load(Goldens.dir(family), Engines.cpu(), Precision.FLOAT32);
       try (LocalChatEngine e = new LocalChatEngine(m, m.template(), 16, m.model().kvBytesPerToken(false) * KvCache.DEFAULT_BLOCK_SIZE * 256)) {
         PromptInput chat = PromptInput.ofMessages(List.of(new ChatMessage("user", "北京明天天气怎么样?")), TOOLS);
