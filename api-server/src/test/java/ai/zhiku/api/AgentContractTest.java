@@ -267,6 +267,25 @@ class AgentContractTest {
     // offsets run through the echoed prompt into the output
     JsonArray offsets = lp.getJsonArray("text_offset");
     for (int i = 1; i < offsets.size(); i++) assertThat(offsets.getInteger(i)).isGreaterThanOrEqualTo(offsets.getInteger(i - 1));
+
+    // streamed: the same text and the same tokens, the prompt's first
+    HttpResponse<String> r = cluster.post("/v1/completions", new JsonObject().put("model", "internlm2-tiny").put("prompt", "北京明天天气怎么样?")
+        .put("max_tokens", 3).put("temperature", 0).put("logprobs", 1).put("echo", true).put("stream", true).encode());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    StringBuilder text = new StringBuilder();
+    List<Object> streamedLps = new ArrayList<>();
+    for (String line : r.body().split("\n")) {
+      if (!line.startsWith("data: {")) continue;
+      for (Object o : new JsonObject(line.substring(6)).getJsonArray("choices")) {
+        JsonObject ch = (JsonObject) o;
+        text.append(ch.getString("text", ""));
+        JsonObject l = ch.getJsonObject("logprobs");
+        if (l != null) streamedLps.addAll(l.getJsonArray("token_logprobs").getList());
+      }
+    }
+    assertThat(text.toString()).isEqualTo(c.getString("text"));
+    assertThat(streamedLps).hasSize(prompt + 3);
+    assertThat(streamedLps.get(0)).isNull();
   }
 
   @Test
