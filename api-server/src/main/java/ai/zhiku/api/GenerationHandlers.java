@@ -23,7 +23,7 @@ final class GenerationHandlers {
   /** The most prompts in one completions request (OpenAI's limit for prompt lists). */
   static final int MAX_PROMPTS = 2048;
   /** The most generations one request fans out to (prompts times n). */
-  static final int MAX_CHOICES = 2048;
+  static final int MAX_CHOICES = ai.zhiku.common.GrpcLimits.MAX_GENERATIONS;
 
   private final Upstream upstream;
   private final ApiMetrics metrics;

@@ -63,6 +63,19 @@ public final class GrpcLimits {
     return (int) Math.min((long) streams * STREAM_WINDOW, Integer.MAX_VALUE);
   }
 
+  /** Most generations one request may fan out to (completions: prompts x n). */
+  public static final int MAX_GENERATIONS = 2048;
+
+  /**
+   * Stream resets a worker accepts from one connection per 30 s before it treats them as a rapid-reset
+   * flood and closes the connection (Vert.x's default is 200): the api-server legitimately cancels every
+   * stream of a request at once when one of its generations fails or its client goes away, which for
+   * one completions request may be {@link #MAX_GENERATIONS}. A flood is millions a second.
+   */
+  public static int resetsPerWindow(int streams) {
+    return Math.max(8 * MAX_GENERATIONS, 8 * streams);
+  }
+
   private static long saturatedMul(long a, long b) {
     long r = a * b;
     return (a != 0 && (r / a != b || r < 0)) ? Long.MAX_VALUE : r;

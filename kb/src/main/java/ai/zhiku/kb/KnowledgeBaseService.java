@@ -253,7 +253,8 @@ public final class KnowledgeBaseService implements AutoCloseable {
       return new AddDocumentResult(existing, AddDocumentResult.Status.UNCHANGED);
     }
 
-    String text = DocumentParser.parse(docName, content, type);
+    // Postgres text cannot hold NUL: a document's NULs (binary junk in a .txt, a parser's padding) are dropped
+    String text = DocumentParser.parse(docName, content, type).replace("\u0000", "");
     List<Chunk> chunks = new Chunker(kb.chunkSize(), kb.chunkOverlap()).split(text);
     if (chunks.isEmpty()) {
       throw ZhikuException.invalid("file", "document '" + docName + "' contains no text");
@@ -841,15 +842,25 @@ public final class KnowledgeBaseService implements AutoCloseable {
     return name;
   }
 
+  /** Whether every surrogate in {@code s} is half of a pair. */
+  static boolean wellFormed(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) i++;
+      else if (Character.isSurrogate(c)) return false;
+    }
+    return true;
+  }
+
   static String validDocumentName(String name) {
     if (name == null || name.isBlank()) {
       throw ZhikuException.invalid("file", "a document needs a file name");
     }
     String n = name.strip().replace('\\', '/');
     if (n.length() > 255 || n.startsWith("/") || n.contains("//")
-        || n.chars().anyMatch(ch -> ch < 0x20 || ch == 0x7f)) {
+        || n.chars().anyMatch(ch -> ch < 0x20 || ch == 0x7f) || !wellFormed(n)) {
       throw ZhikuException.invalid("file", "document names are relative paths of at most 255 characters"
-          + " without control characters");
+          + " without control characters or broken UTF-16 (a lone surrogate)");
     }
     for (String part : n.split("/")) {
       if (part.equals("..") || part.equals(".")) {

@@ -156,7 +156,9 @@ public final class WorkerServer {
     int streams = ai.zhiku.common.GrpcLimits.workerStreams(config.limitWorkerConcurrency(), config.maxQueue());
     server = ai.zhiku.common.SharedPort.create(vertx, new io.vertx.core.http.HttpServerOptions().setHost(config.host()).setPort(config.port())
         .setInitialSettings(new io.vertx.core.http.Http2Settings().setMaxConcurrentStreams(streams))
-        .setHttp2ConnectionWindowSize(GrpcLimits.connectionWindow(streams)), config.timeouts(), grpc, router);
+        .setHttp2ConnectionWindowSize(GrpcLimits.connectionWindow(streams))
+        .setHttp2RstFloodMaxRstFramePerWindow(GrpcLimits.resetsPerWindow(streams)).setHttp2RstFloodWindowDuration(30)
+        .setHttp2RstFloodWindowDurationTimeUnit(java.util.concurrent.TimeUnit.SECONDS), config.timeouts(), grpc, router);
     return server.listen().compose(s -> {
       int port = s.actualPort();
       advertisedAddress = config.workerAddress() != null
