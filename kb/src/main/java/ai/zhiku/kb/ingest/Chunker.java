@@ -89,7 +89,9 @@ public final class Chunker {
         StringBuilder chunk = new StringBuilder();
         if (p == 0 && !headings.isEmpty()) {
           append(chunk, headings.strip());
-        } else if (previous != null && b.kind != Kind.TABLE) {
+        } else if (p == 0 && previous != null && b.kind != Kind.TABLE) {
+          // only a block's first piece takes the previous chunk's tail: splitText's later pieces already
+          // begin with the end of the piece before them, and a second copy made chunks repeat text
           String tail = tail(previous, Math.min(chunkOverlap, Math.max(0, chunkSize - piece.length())));
           if (!tail.isEmpty()) {
             chunk.append(tail);
