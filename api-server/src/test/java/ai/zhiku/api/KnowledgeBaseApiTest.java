@@ -148,6 +148,28 @@ class KnowledgeBaseApiTest {
   }
 
   @Test
+  void aChineseNameRoundTripsThroughTheRoutes() throws Exception {
+    String name = "产品手册 " + KB.substring(KB.length() - 4);
+    String path = "/v1/knowledge_bases/" + java.net.URLEncoder.encode(name, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
+    HttpResponse<String> created = cluster.post("/v1/knowledge_bases", new JsonObject().put("name", name).encode());
+    assertThat(created.statusCode()).as(created.body()).isIn(200, 201);
+    try {
+      HttpResponse<String> doc = cluster.post(path + "/documents", new JsonObject().put("name", "说明书.txt").put("text", "产品的保修期是两年。").encode());
+      assertThat(doc.statusCode()).as(doc.body()).isIn(200, 201);
+      HttpResponse<String> got = cluster.get(path);
+      assertThat(got.statusCode()).as(got.body()).isEqualTo(200);
+      assertThat(new JsonObject(got.body()).getString("name")).isEqualTo(name);
+      HttpResponse<String> hits = cluster.post(path + "/search", new JsonObject().put("query", "保修期").put("mode", "keyword").encode());
+      assertThat(hits.statusCode()).as(hits.body()).isEqualTo(200);
+      assertThat(hits.body()).contains("说明书.txt");
+      assertError(cluster.post("/v1/knowledge_bases", new JsonObject().put("name", "坏/名字").encode()), 400, "name", null);
+    } finally {
+      cluster.http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(cluster.base() + path)).DELETE().build(),
+          HttpResponse.BodyHandlers.ofString());
+    }
+  }
+
+  @Test
   void unknownKnowledgeBaseIs404() throws Exception {
     assertError(cluster.get("/v1/knowledge_bases/no_such_kb"), 404, null, "knowledge_base_not_found");
     assertError(cluster.post("/v1/chat/completions", new JsonObject().put("model", "tiny-chat")

@@ -63,7 +63,8 @@ public final class KnowledgeBaseService implements AutoCloseable {
           + " from the known information\" or \"Not enough relevant information was provided\". Do not add"
           + " anything made up to the answer. Answer in English. The question is: {question}";
 
-  private static final Pattern KB_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+  /** Letters and digits of any script (产品手册), marks, '_', '.', '-' and inner spaces; 1-64 characters. */
+  private static final Pattern KB_NAME = Pattern.compile("[\\p{L}\\p{N}](?:[\\p{L}\\p{M}\\p{N}_. -]{0,62}[\\p{L}\\p{M}\\p{N}_.-])?");
   private static final Pattern PLACEHOLDER = Pattern.compile("\\{(context|question)}");
   private static final int EMBED_BATCH = 32;
   private static final double BM25_K1 = 1.2;
@@ -836,8 +837,8 @@ public final class KnowledgeBaseService implements AutoCloseable {
 
   static String validName(String name) {
     if (name == null || !KB_NAME.matcher(name).matches()) {
-      throw ZhikuException.invalid("name", "knowledge base name must be 1-64 characters of letters, digits,"
-          + " '_', '-' and '.', starting with a letter or digit");
+      throw ZhikuException.invalid("name", "knowledge base name must be 1-64 characters of letters and digits"
+          + " (any script), '_', '-', '.' and inner spaces, starting with a letter or digit");
     }
     return name;
   }

@@ -276,7 +276,7 @@ public final class KbCommand {
     }
 
     String kbPath() {
-      return URLEncoder.encode(kb, StandardCharsets.UTF_8);
+      return URLEncoder.encode(kb, StandardCharsets.UTF_8).replace("+", "%20"); // a path, not a form: a space is %20
     }
 
     private HttpRequest.Builder request(String path) {
