@@ -11,6 +11,8 @@ import java.util.List;
  * The api-server's settings.
  *
  * @param apiKeys empty: no authentication
+ * @param corsOrigins browser origins allowed besides the server's own; empty: pages on localhost only;
+ *     {@code *}: any ({@link CorsPolicy})
  * @param maxBodyBytes request bodies above this get 413 (document uploads have their own limit)
  * @param controllerPollMs how often the worker table is fetched from the controller ({@code --controller-poll-interval})
  * @param kbDatabaseUrl JDBC URL of the knowledge-base database; null: knowledge bases are off
@@ -47,7 +49,8 @@ public record ApiServerConfig(
   public static final Flag CONTROLLER_ADDRESS = Flag.of("controller-address", Kind.URL, "http://127.0.0.1:21001", "the controller");
   public static final Flag API_KEYS = Flag.of("api-keys", Kind.LIST, null, "require Authorization: Bearer KEY on /v1 and /api")
       .shownDefault("none");
-  public static final Flag ALLOWED_ORIGINS = Flag.of("allowed-origins", Kind.LIST, "*", "CORS origins");
+  public static final Flag ALLOWED_ORIGINS = Flag.of("allowed-origins", Kind.LIST, null,
+      "origins whose browser pages may call the API (CORS); * for any").shownDefault("own origin and localhost pages");
   public static final Flag MAX_BODY_BYTES = Flag.of("max-body-bytes", Kind.BYTES, Long.toString(8L << 20),
       "larger request bodies get 413; the gRPC message limits derive from it").shownDefault("8MiB");
   public static final Flag MAX_UPLOAD_BYTES = Flag.of("max-upload-bytes", Kind.BYTES, Long.toString(64L << 20),
@@ -74,7 +77,7 @@ public record ApiServerConfig(
 
   public ApiServerConfig {
     apiKeys = apiKeys == null ? List.of() : List.copyOf(apiKeys);
-    corsOrigins = corsOrigins == null || corsOrigins.isEmpty() ? List.of("*") : List.copyOf(corsOrigins);
+    corsOrigins = corsOrigins == null ? List.of() : List.copyOf(corsOrigins);
     timeouts = timeouts == null ? ListenerTimeouts.DEFAULTS : timeouts;
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("--port must be between 0 and 65535, got " + port);
