@@ -52,7 +52,7 @@ public final class ApiServer {
     this.vertx = vertx;
     this.config = config;
     this.upstream = new Upstream(vertx, config.controllerAddress(), config.controllerPollMs(), config.modelRetentionMs(),
-        config.maxBodyBytes());
+        config.maxBodyBytes(), config.clusterToken());
     this.metrics = new ApiMetrics(upstream);
     this.kbRoutes = kbRoutes;
     this.keys = config.apiKeys().stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList();

@@ -1,5 +1,6 @@
 package ai.zhiku.api;
 
+import ai.zhiku.common.ClusterToken;
 import ai.zhiku.common.Flag;
 import ai.zhiku.common.Flag.Kind;
 import ai.zhiku.common.Flags;
@@ -18,6 +19,7 @@ import java.util.List;
  * @param kbDatabaseUrl JDBC URL of the knowledge-base database; null: knowledge bases are off
  * @param modelRetentionMs a model served within this long and now without workers is a 503 (retry), not a
  *     404 ({@code --model-retention})
+ * @param clusterToken the secret its gRPC calls carry ({@link ClusterToken}); null: none
  * @param timeouts header, body and idle timeouts of the HTTP port ({@code --header-timeout} and the others)
  */
 public record ApiServerConfig(
@@ -33,7 +35,8 @@ public record ApiServerConfig(
     int kbPoolSize,
     String defaultEmbeddingModel,
     long modelRetentionMs,
-    ListenerTimeouts timeouts) {
+    ListenerTimeouts timeouts,
+    String clusterToken) {
 
   public static final long DEFAULT_MODEL_RETENTION_MS = 600_000;
 
@@ -41,7 +44,7 @@ public record ApiServerConfig(
                          long maxBodyBytes, long maxUploadBytes, long controllerPollMs, String kbDatabaseUrl, int kbPoolSize,
                          String defaultEmbeddingModel) {
     this(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes, controllerPollMs, kbDatabaseUrl,
-        kbPoolSize, defaultEmbeddingModel, DEFAULT_MODEL_RETENTION_MS, ListenerTimeouts.DEFAULTS);
+        kbPoolSize, defaultEmbeddingModel, DEFAULT_MODEL_RETENTION_MS, ListenerTimeouts.DEFAULTS, null);
   }
 
   public static final Flag HOST = Flag.text("host", "127.0.0.1", "address to listen on (HTTP, /health and /metrics)");
@@ -68,7 +71,7 @@ public record ApiServerConfig(
   /** Every flag of {@code bin/zhiku api-server}, in --help order. */
   public static final List<Flag> FLAGS = List.of(HOST, PORT, CONTROLLER_ADDRESS, API_KEYS, ALLOWED_ORIGINS, MAX_BODY_BYTES,
       MAX_UPLOAD_BYTES, CONTROLLER_POLL_INTERVAL, MODEL_RETENTION, KB_DATABASE_URL, KB_POOL_SIZE, DEFAULT_EMBEDDING_MODEL,
-      ListenerTimeouts.HEADER_TIMEOUT, ListenerTimeouts.BODY_TIMEOUT, ListenerTimeouts.IDLE_TIMEOUT);
+      ListenerTimeouts.HEADER_TIMEOUT, ListenerTimeouts.BODY_TIMEOUT, ListenerTimeouts.IDLE_TIMEOUT, ClusterToken.FLAG);
 
   public static Flags flags() {
     return Flags.builder("api-server", "OpenAI-compatible HTTP API in front of the controller's workers, with knowledge bases")
@@ -107,21 +110,27 @@ public record ApiServerConfig(
         o.getInt(KB_POOL_SIZE),
         o.get(DEFAULT_EMBEDDING_MODEL),
         o.getMillis(MODEL_RETENTION),
-        ListenerTimeouts.from(o));
+        ListenerTimeouts.from(o),
+        ClusterToken.from(o));
   }
 
   public ApiServerConfig withControllerAddress(String address) {
     return new ApiServerConfig(host, port, address, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
-        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts);
+        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts, clusterToken);
   }
 
   public ApiServerConfig withTimeouts(ListenerTimeouts t) {
     return new ApiServerConfig(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
-        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, t);
+        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, t, clusterToken);
   }
 
   public ApiServerConfig withoutKnowledgeBases() {
     return new ApiServerConfig(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
-        controllerPollMs, null, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts);
+        controllerPollMs, null, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts, clusterToken);
+  }
+
+  public ApiServerConfig withClusterToken(String token) {
+    return new ApiServerConfig(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
+        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts, token);
   }
 }
