@@ -17,11 +17,9 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
-import io.vertx.ext.web.handler.CorsHandler;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.List;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,7 +49,7 @@ public final class ApiServer {
     this.vertx = vertx;
     this.config = config;
     this.upstream = new Upstream(vertx, config.controllerAddress(), config.controllerPollMs(), config.modelRetentionMs(),
-        config.maxBodyBytes());
+        config.maxBodyBytes(), config.clusterToken());
     this.metrics = new ApiMetrics(upstream);
     this.kbRoutes = kbRoutes;
     this.keys = config.apiKeys().stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList();
@@ -63,14 +61,8 @@ public final class ApiServer {
 
   public Router router() {
     Router router = Router.router(vertx);
-    CorsHandler cors = CorsHandler.create().allowedMethods(Set.of(HttpMethod.GET, HttpMethod.POST, HttpMethod.DELETE, HttpMethod.OPTIONS))
-        .allowedHeaders(Set.of("authorization", "content-type", "x-request-id", "x-knowledge-base",
-            "x-knowledge-base-top-k", "x-knowledge-base-score-threshold", "openai-organization", "openai-project"));
-    for (String origin : config.corsOrigins()) {
-      cors.addOrigin(origin);
-    }
+    router.route().handler(new CorsGuard(CorsPolicy.of(config.corsOrigins())));
     WebUi.mount(router);
-    router.route().handler(cors);
     router.get("/health").handler(ctx -> ctx.json(new JsonObject().put("status", "ok")));
     router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", Metrics.CONTENT_TYPE).end(Metrics.scrape()));
 

@@ -1,5 +1,6 @@
 package ai.zhiku.api;
 
+import ai.zhiku.common.ClusterToken;
 import ai.zhiku.common.Flag;
 import ai.zhiku.common.Flag.Kind;
 import ai.zhiku.common.Flags;
@@ -11,11 +12,14 @@ import java.util.List;
  * The api-server's settings.
  *
  * @param apiKeys empty: no authentication
+ * @param corsOrigins browser origins allowed besides the server's own; empty: pages on localhost only;
+ *     {@code *}: any ({@link CorsPolicy})
  * @param maxBodyBytes request bodies above this get 413 (document uploads have their own limit)
  * @param controllerPollMs how often the worker table is fetched from the controller ({@code --controller-poll-interval})
  * @param kbDatabaseUrl JDBC URL of the knowledge-base database; null: knowledge bases are off
  * @param modelRetentionMs a model served within this long and now without workers is a 503 (retry), not a
  *     404 ({@code --model-retention})
+ * @param clusterToken the secret its gRPC calls carry ({@link ClusterToken}); null: none
  * @param timeouts header, body and idle timeouts of the HTTP port ({@code --header-timeout} and the others)
  */
 public record ApiServerConfig(
@@ -31,7 +35,8 @@ public record ApiServerConfig(
     int kbPoolSize,
     String defaultEmbeddingModel,
     long modelRetentionMs,
-    ListenerTimeouts timeouts) {
+    ListenerTimeouts timeouts,
+    String clusterToken) {
 
   public static final long DEFAULT_MODEL_RETENTION_MS = 600_000;
 
@@ -39,7 +44,7 @@ public record ApiServerConfig(
                          long maxBodyBytes, long maxUploadBytes, long controllerPollMs, String kbDatabaseUrl, int kbPoolSize,
                          String defaultEmbeddingModel) {
     this(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes, controllerPollMs, kbDatabaseUrl,
-        kbPoolSize, defaultEmbeddingModel, DEFAULT_MODEL_RETENTION_MS, ListenerTimeouts.DEFAULTS);
+        kbPoolSize, defaultEmbeddingModel, DEFAULT_MODEL_RETENTION_MS, ListenerTimeouts.DEFAULTS, null);
   }
 
   public static final Flag HOST = Flag.text("host", "127.0.0.1", "address to listen on (HTTP, /health and /metrics)");
@@ -47,7 +52,8 @@ public record ApiServerConfig(
   public static final Flag CONTROLLER_ADDRESS = Flag.of("controller-address", Kind.URL, "http://127.0.0.1:21001", "the controller");
   public static final Flag API_KEYS = Flag.of("api-keys", Kind.LIST, null, "require Authorization: Bearer KEY on /v1 and /api")
       .shownDefault("none");
-  public static final Flag ALLOWED_ORIGINS = Flag.of("allowed-origins", Kind.LIST, "*", "CORS origins");
+  public static final Flag ALLOWED_ORIGINS = Flag.of("allowed-origins", Kind.LIST, null,
+      "origins whose browser pages may call the API (CORS); * for any").shownDefault("own origin and localhost pages");
   public static final Flag MAX_BODY_BYTES = Flag.of("max-body-bytes", Kind.BYTES, Long.toString(8L << 20),
       "larger request bodies get 413; the gRPC message limits derive from it").shownDefault("8MiB");
   public static final Flag MAX_UPLOAD_BYTES = Flag.of("max-upload-bytes", Kind.BYTES, Long.toString(64L << 20),
@@ -65,7 +71,7 @@ public record ApiServerConfig(
   /** Every flag of {@code bin/zhiku api-server}, in --help order. */
   public static final List<Flag> FLAGS = List.of(HOST, PORT, CONTROLLER_ADDRESS, API_KEYS, ALLOWED_ORIGINS, MAX_BODY_BYTES,
       MAX_UPLOAD_BYTES, CONTROLLER_POLL_INTERVAL, MODEL_RETENTION, KB_DATABASE_URL, KB_POOL_SIZE, DEFAULT_EMBEDDING_MODEL,
-      ListenerTimeouts.HEADER_TIMEOUT, ListenerTimeouts.BODY_TIMEOUT, ListenerTimeouts.IDLE_TIMEOUT);
+      ListenerTimeouts.HEADER_TIMEOUT, ListenerTimeouts.BODY_TIMEOUT, ListenerTimeouts.IDLE_TIMEOUT, ClusterToken.FLAG);
 
   public static Flags flags() {
     return Flags.builder("api-server", "OpenAI-compatible HTTP API in front of the controller's workers, with knowledge bases")
@@ -74,7 +80,7 @@ public record ApiServerConfig(
 
   public ApiServerConfig {
     apiKeys = apiKeys == null ? List.of() : List.copyOf(apiKeys);
-    corsOrigins = corsOrigins == null || corsOrigins.isEmpty() ? List.of("*") : List.copyOf(corsOrigins);
+    corsOrigins = corsOrigins == null ? List.of() : List.copyOf(corsOrigins);
     timeouts = timeouts == null ? ListenerTimeouts.DEFAULTS : timeouts;
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("--port must be between 0 and 65535, got " + port);
@@ -104,21 +110,27 @@ public record ApiServerConfig(
         o.getInt(KB_POOL_SIZE),
         o.get(DEFAULT_EMBEDDING_MODEL),
         o.getMillis(MODEL_RETENTION),
-        ListenerTimeouts.from(o));
+        ListenerTimeouts.from(o),
+        ClusterToken.from(o));
   }
 
   public ApiServerConfig withControllerAddress(String address) {
     return new ApiServerConfig(host, port, address, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
-        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts);
+        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts, clusterToken);
   }
 
   public ApiServerConfig withTimeouts(ListenerTimeouts t) {
     return new ApiServerConfig(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
-        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, t);
+        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, t, clusterToken);
   }
 
   public ApiServerConfig withoutKnowledgeBases() {
     return new ApiServerConfig(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
-        controllerPollMs, null, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts);
+        controllerPollMs, null, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts, clusterToken);
+  }
+
+  public ApiServerConfig withClusterToken(String token) {
+    return new ApiServerConfig(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
+        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts, token);
   }
 }

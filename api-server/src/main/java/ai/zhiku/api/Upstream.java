@@ -56,18 +56,19 @@ public final class Upstream {
    * @param retentionMs how long a model that was served answers 503 (retry), not 404, once no worker serves it
    * @param maxBodyBytes the HTTP body limit; the largest reply read from a worker is derived from it
    *     ({@link GrpcLimits#replyBytes}: 2,048 embeddings always fit)
+   * @param clusterToken the secret every call to the controller and workers carries; null: none
    */
-  public Upstream(Vertx vertx, String controllerAddress, long pollMs, long retentionMs, long maxBodyBytes) {
+  public Upstream(Vertx vertx, String controllerAddress, long pollMs, long retentionMs, long maxBodyBytes, String clusterToken) {
     this.vertx = vertx;
     this.replyLimit = GrpcLimits.replyBytes(maxBodyBytes);
     int streams = GrpcLimits.workerStreams(64, 256);
-    this.client = GrpcClient.client(vertx, new GrpcClientOptions().setMaxMessageSize(replyLimit),
+    this.client = ai.zhiku.common.ClusterToken.stamping(clusterToken, GrpcClient.client(vertx, new GrpcClientOptions().setMaxMessageSize(replyLimit),
         new HttpClientOptions().setConnectTimeout(2000)
             // the workers' own stream limit applies (their admission capacity plus headroom); a
             // paused stream (a slow client) holds only its own window of the connection's
             .setHttp2MultiplexingLimit(-1).setHttp2ConnectionWindowSize(GrpcLimits.connectionWindow(streams))
             // an idle pooled connection is closed by this side, well before the listeners' idle timeout
-            .setHttp2KeepAliveTimeout(30));
+            .setHttp2KeepAliveTimeout(30)));
     this.controller = ControllerGrpcClient.create(client, Addresses.parse("controller-address", controllerAddress));
     this.pollMs = Math.max(50, pollMs);
     this.table = new WorkerTable(retentionMs, System::currentTimeMillis);

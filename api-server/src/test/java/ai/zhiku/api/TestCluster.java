@@ -32,10 +32,18 @@ final class TestCluster implements AutoCloseable {
   int apiPort;
   final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
+  /** The cluster secret every component is started with; null: none. */
+  final String clusterToken;
+
   TestCluster(String dispatchMethod, long expiryMs) {
+    this(dispatchMethod, expiryMs, null);
+  }
+
+  TestCluster(String dispatchMethod, long expiryMs, String clusterToken) {
     this.dispatchMethod = dispatchMethod;
     this.expiryMs = expiryMs;
-    controller = new ControllerServer(vertx, new ControllerConfig("127.0.0.1", 0, expiryMs, dispatchMethod));
+    this.clusterToken = clusterToken;
+    controller = new ControllerServer(vertx, new ControllerConfig("127.0.0.1", 0, expiryMs, dispatchMethod).withClusterToken(clusterToken));
     controllerPort = await(controller.start());
   }
 
@@ -47,7 +55,7 @@ final class TestCluster implements AutoCloseable {
 
   /** A new controller, knowing nothing, on the same port (as a restarted process). */
   void startController() {
-    controller = new ControllerServer(vertx, new ControllerConfig("127.0.0.1", controllerPort, expiryMs, dispatchMethod));
+    controller = new ControllerServer(vertx, new ControllerConfig("127.0.0.1", controllerPort, expiryMs, dispatchMethod).withClusterToken(clusterToken));
     await(controller.start());
     controllerUp = true;
   }
@@ -65,7 +73,7 @@ final class TestCluster implements AutoCloseable {
   /** A worker whose settings the test adjusts further (say, a smaller --max-body-bytes). */
   WorkerServer addWorker(HostedModel model, int limit, int maxQueue, java.util.function.UnaryOperator<WorkerConfig> tweak) {
     WorkerConfig config = tweak.apply(WorkerConfig.defaults().local(controllerAddress(), null, model.names()).withLimits(limit, maxQueue)
-        .withHeartbeat(200, 2000).withTruncateEmbeddings(truncateEmbeddings));
+        .withHeartbeat(200, 2000).withTruncateEmbeddings(truncateEmbeddings).withClusterToken(clusterToken));
     WorkerServer w = new WorkerServer(vertx, config, model);
     await(w.start());
     workers.add(w);
@@ -79,7 +87,7 @@ final class TestCluster implements AutoCloseable {
   /** With knowledge bases on the given database (null: off). */
   TestCluster startApi(List<String> keys, long maxBodyBytes, String kbDatabaseUrl) {
     ApiServerConfig config = new ApiServerConfig("127.0.0.1", 0, controllerAddress(), keys, List.of(), maxBodyBytes, 8 << 20,
-        200, kbDatabaseUrl, 2, "bge-small-zh-v1.5");
+        200, kbDatabaseUrl, 2, "bge-small-zh-v1.5").withClusterToken(clusterToken);
     api = new ApiServer(vertx, config, kbDatabaseUrl == null ? null : ai.zhiku.api.kb.KnowledgeBaseRoutes.create(vertx, config));
     apiPort = await(api.start());
     return this;

@@ -9,6 +9,8 @@ import io.vertx.grpc.common.GrpcStatus;
 public enum ErrorKind {
   INVALID_REQUEST(400, "invalid_request_error", GrpcStatus.INVALID_ARGUMENT),
   UNAUTHORIZED(401, "invalid_request_error", GrpcStatus.UNAUTHENTICATED),
+  /** Refused whatever the credentials: a browser page on an origin the CORS policy does not allow. */
+  FORBIDDEN(403, "invalid_request_error", GrpcStatus.PERMISSION_DENIED),
   NOT_FOUND(404, "invalid_request_error", GrpcStatus.NOT_FOUND),
   PAYLOAD_TOO_LARGE(413, "invalid_request_error", GrpcStatus.INVALID_ARGUMENT),
   OVERLOADED(429, "rate_limit_error", GrpcStatus.RESOURCE_EXHAUSTED),

@@ -2,6 +2,7 @@ package ai.zhiku.controller;
 
 import ai.zhiku.common.Flag;
 import ai.zhiku.common.Flags;
+import ai.zhiku.common.ClusterToken;
 import ai.zhiku.common.DispatchPolicy;
 import ai.zhiku.common.ListenerTimeouts;
 import ai.zhiku.common.Options;
@@ -11,8 +12,10 @@ import java.util.List;
  * The controller's settings.
  *
  * @param heartbeatExpiryMs a worker silent for longer than this is dropped
+ * @param clusterToken calls without this secret are refused ({@link ClusterToken}); null: none checked
  */
-public record ControllerConfig(String host, int port, long heartbeatExpiryMs, String dispatchMethod, ListenerTimeouts timeouts) {
+public record ControllerConfig(String host, int port, long heartbeatExpiryMs, String dispatchMethod, ListenerTimeouts timeouts,
+                               String clusterToken) {
   public static final Flag HOST = Flag.text("host", "127.0.0.1", "address to listen on (gRPC, /health and /metrics share the port)");
   public static final Flag PORT = Flag.integer("port", 21001, "port to listen on (0: any free port)");
   public static final Flag HEARTBEAT_EXPIRY = Flag.of("heartbeat-expiry", Flag.Kind.SECONDS, "6",
@@ -22,7 +25,7 @@ public record ControllerConfig(String host, int port, long heartbeatExpiryMs, St
 
   /** Every flag of {@code bin/zhiku controller}, in --help order. */
   public static final List<Flag> FLAGS = List.of(HOST, PORT, HEARTBEAT_EXPIRY, DISPATCH_METHOD,
-      ListenerTimeouts.HEADER_TIMEOUT, ListenerTimeouts.BODY_TIMEOUT, ListenerTimeouts.IDLE_TIMEOUT);
+      ListenerTimeouts.HEADER_TIMEOUT, ListenerTimeouts.BODY_TIMEOUT, ListenerTimeouts.IDLE_TIMEOUT, ClusterToken.FLAG);
 
   public static Flags flags() {
     return Flags.builder("controller", "registry of workers: heartbeats, expiry, and which worker serves a request")
@@ -30,7 +33,11 @@ public record ControllerConfig(String host, int port, long heartbeatExpiryMs, St
   }
 
   public ControllerConfig(String host, int port, long heartbeatExpiryMs, String dispatchMethod) {
-    this(host, port, heartbeatExpiryMs, dispatchMethod, ListenerTimeouts.DEFAULTS);
+    this(host, port, heartbeatExpiryMs, dispatchMethod, ListenerTimeouts.DEFAULTS, null);
+  }
+
+  public ControllerConfig(String host, int port, long heartbeatExpiryMs, String dispatchMethod, ListenerTimeouts timeouts) {
+    this(host, port, heartbeatExpiryMs, dispatchMethod, timeouts, null);
   }
 
   public ControllerConfig {
@@ -49,6 +56,11 @@ public record ControllerConfig(String host, int port, long heartbeatExpiryMs, St
         o.getInt(PORT),
         o.getMillis(HEARTBEAT_EXPIRY),
         o.get(DISPATCH_METHOD),
-        ListenerTimeouts.from(o));
+        ListenerTimeouts.from(o),
+        ClusterToken.from(o));
+  }
+
+  public ControllerConfig withClusterToken(String token) {
+    return new ControllerConfig(host, port, heartbeatExpiryMs, dispatchMethod, timeouts, token);
   }
 }

@@ -113,7 +113,8 @@ public final class ControllerServer {
       ctx.json(arr);
     });
 
-    server = ai.zhiku.common.SharedPort.create(vertx, config.host(), config.port(), config.timeouts(), grpc, router);
+    server = ai.zhiku.common.SharedPort.create(vertx, config.host(), config.port(), config.timeouts(),
+        ai.zhiku.common.ClusterToken.checking(config.clusterToken(), grpc), router);
     long period = Math.max(50, config.heartbeatExpiryMs() / 4);
     expiryTimer = vertx.setPeriodic(period, id -> expireNow());
     return server.listen().map(s -> {

@@ -25,7 +25,7 @@ public final class Commands {
             starts the private PostgreSQL for knowledge bases unless --kb-database-url or --no-kb is given""")
         .addAll(ApiServerConfig.FLAGS, "controller-address")
         .add(CONTROLLER_PORT, ControllerConfig.HEARTBEAT_EXPIRY, ControllerConfig.DISPATCH_METHOD)
-        .addAll(WorkerConfig.FLAGS, "host", "port", "worker-address", "controller-address")
+        .addAll(WorkerConfig.FLAGS, "host", "port", "worker-address", "controller-address", "cluster-token")
         .replace(WorkerConfig.MODEL_PATH.asRepeatable().withHelp("a chat or embedding model to serve, each on its own worker"))
         .replace(WorkerConfig.MODEL_NAMES.asRepeatable().withHelp(
             "names a model is served as: with one --model-path all are its names; with several, one --model-names per "

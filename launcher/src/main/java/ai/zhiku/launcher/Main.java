@@ -264,14 +264,16 @@ public final class Main {
    */
   public static Serving serve(Options o) throws Exception {
     List<WorkerConfig> workerConfigs = workerConfigs(o);
-    ApiServerConfig apiBase = ApiServerConfig.from(o);
+    // the in-process components check each other's calls too: a port on loopback is open to every local user
+    String clusterToken = serveClusterToken(o);
+    ApiServerConfig apiBase = ApiServerConfig.from(o).withClusterToken(clusterToken);
     if (o.getBoolean(Commands.NO_KB)) {
       apiBase = apiBase.withoutKnowledgeBases();
     }
     Quiet.forDevice(workerConfigs.isEmpty() ? "cpu" : workerConfigs.getFirst().device());
     int controllerPort = o.getInt(Commands.CONTROLLER_PORT);
     ControllerConfig controllerConfig = new ControllerConfig("127.0.0.1", controllerPort,
-        o.getMillis(ControllerConfig.HEARTBEAT_EXPIRY), o.get(ControllerConfig.DISPATCH_METHOD), ai.zhiku.common.ListenerTimeouts.from(o));
+        o.getMillis(ControllerConfig.HEARTBEAT_EXPIRY), o.get(ControllerConfig.DISPATCH_METHOD), ai.zhiku.common.ListenerTimeouts.from(o), clusterToken);
 
     Vertx vertx = vertx();
     Opened opened = new Opened();
@@ -285,7 +287,7 @@ public final class Main {
 
       List<WorkerServer> workers = new ArrayList<>();
       for (WorkerConfig wc : workerConfigs) {
-        WorkerConfig local = wc.local(controllerAddress, wc.modelPath(), wc.modelNames());
+        WorkerConfig local = wc.local(controllerAddress, wc.modelPath(), wc.modelNames()).withClusterToken(clusterToken);
         var model = ModelLoader.load(local);
         WorkerServer w;
         try {
@@ -317,6 +319,12 @@ public final class Main {
       opened.closeAll();
       throw e;
     }
+  }
+
+  /** {@code --cluster-token} when given, else a random one for this run of {@code serve}. */
+  static String serveClusterToken(Options o) {
+    String given = ai.zhiku.common.ClusterToken.from(o);
+    return given != null ? given : ai.zhiku.common.ClusterToken.random();
   }
 
   /**

@@ -50,7 +50,8 @@ public record WorkerConfig(
     int maxTokensDefault,
     String kvCacheDtype,
     boolean prefixCaching,
-    ai.zhiku.common.ListenerTimeouts timeouts) {
+    ai.zhiku.common.ListenerTimeouts timeouts,
+    String clusterToken) {
 
   public static final Flag HOST = Flag.text("host", "127.0.0.1", "address to listen on (gRPC, /health and /metrics share the port)");
   public static final Flag PORT = Flag.integer("port", 21002, "port to listen on (0: any free port)");
@@ -106,7 +107,7 @@ public record WorkerConfig(
       CHAT_TEMPLATE, LIMIT_WORKER_CONCURRENCY, MAX_QUEUE, MAX_NUM_SEQS, KV_CACHE_MEMORY, KV_CACHE_DTYPE, NO_PREFIX_CACHING, MAX_TOKENS_DEFAULT, HEARTBEAT_INTERVAL, SPEED,
       EMBEDDING_MAX_BATCH, EMBEDDING_MAX_WAIT_US, TRUNCATE_EMBEDDINGS, SHUTDOWN_GRACE, MAX_BODY_BYTES,
       ai.zhiku.common.ListenerTimeouts.HEADER_TIMEOUT, ai.zhiku.common.ListenerTimeouts.BODY_TIMEOUT,
-      ai.zhiku.common.ListenerTimeouts.IDLE_TIMEOUT, QUANTIZE, LOAD_8BIT, NUM_GPUS, GPUS, MAX_GPU_MEMORY);
+      ai.zhiku.common.ListenerTimeouts.IDLE_TIMEOUT, ai.zhiku.common.ClusterToken.FLAG, QUANTIZE, LOAD_8BIT, NUM_GPUS, GPUS, MAX_GPU_MEMORY);
 
   public static Flags flags() {
     return Flags.builder("worker", "hosts one model (chat or embedding) and registers it with the controller")
@@ -168,7 +169,8 @@ public record WorkerConfig(
         o.getInt(MAX_TOKENS_DEFAULT),
         o.get(KV_CACHE_DTYPE),
         !o.getBoolean(NO_PREFIX_CACHING),
-        ai.zhiku.common.ListenerTimeouts.from(o));
+        ai.zhiku.common.ListenerTimeouts.from(o),
+        ai.zhiku.common.ClusterToken.from(o));
   }
 
   /**
@@ -217,37 +219,43 @@ public record WorkerConfig(
   public WorkerConfig local(String controllerAddress, Path modelPath, List<String> names) {
     return new WorkerConfig("127.0.0.1", 0, null, controllerAddress, modelPath, names, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, clusterToken);
   }
 
   public WorkerConfig withLimits(int limit, int queue) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limit, queue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, clusterToken);
   }
 
   public WorkerConfig withHeartbeat(long intervalMs, long graceMs) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, intervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, graceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts);
+        truncateEmbeddings, graceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, clusterToken);
   }
 
   public WorkerConfig withTruncateEmbeddings(boolean truncate) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncate, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts);
+        truncate, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, clusterToken);
   }
 
   public WorkerConfig withMaxBodyBytes(long bytes) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, bytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts);
+        truncateEmbeddings, shutdownGraceMs, bytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, clusterToken);
   }
 
   public WorkerConfig withTimeouts(ai.zhiku.common.ListenerTimeouts t) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, t);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, t, clusterToken);
+  }
+
+  public WorkerConfig withClusterToken(String token) {
+    return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
+        limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, token);
   }
 
   /** Model names: as given, else the model directory's base name, else {@code fallback}. */

@@ -158,7 +158,8 @@ public final class WorkerServer {
         .setInitialSettings(new io.vertx.core.http.Http2Settings().setMaxConcurrentStreams(streams))
         .setHttp2ConnectionWindowSize(GrpcLimits.connectionWindow(streams))
         .setHttp2RstFloodMaxRstFramePerWindow(GrpcLimits.resetsPerWindow(streams)).setHttp2RstFloodWindowDuration(30)
-        .setHttp2RstFloodWindowDurationTimeUnit(java.util.concurrent.TimeUnit.SECONDS), config.timeouts(), grpc, router);
+        .setHttp2RstFloodWindowDurationTimeUnit(java.util.concurrent.TimeUnit.SECONDS), config.timeouts(),
+        ai.zhiku.common.ClusterToken.checking(config.clusterToken(), grpc), router);
     return server.listen().compose(s -> {
       int port = s.actualPort();
       advertisedAddress = config.workerAddress() != null
@@ -166,7 +167,7 @@ public final class WorkerServer {
           : config.host() + ":" + port;
       log.info("worker {} listening on {}:{} serving {} ({})", advertisedAddress, config.host(), port, model.names(), kind());
       if (config.controllerAddress() != null && !config.controllerAddress().isBlank()) {
-        grpcClient = GrpcClient.client(vertx);
+        grpcClient = ai.zhiku.common.ClusterToken.stamping(config.clusterToken(), GrpcClient.client(vertx));
         controller = ControllerGrpcClient.create(grpcClient, Addresses.parse("controller-address", config.controllerAddress()));
         heartbeatTimer = vertx.setPeriodic(config.heartbeatIntervalMs(), id -> heartbeat());
         return register().recover(err -> {
