@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the AVX512-BF16 kernel into the module's classes (so it ships inside the jar):
+# Builds the AVX512-BF16 kernel and the AVX512-VNNI kernel of quantized products into the module's
+# classes (so they ship inside the jar):
 #   build.sh OUTPUT_DIR JAVA_HOME
 # A machine without gcc, or not x86-64 Linux, gets no library: the engine then uses the Java kernel
 # (the Vector API), and says so when a bfloat16 model loads. So this script never fails the build.
@@ -18,5 +19,10 @@ if ! gcc -O3 -std=c11 -Wall -Wextra -fPIC -shared -mavx512f -mavx512bw -mavx512v
     -I"$jdk/include" -I"$jdk/include/linux" "$src" -o "$out/libzhiku_bf16.so" -lm; then
   rm -f "$out/libzhiku_bf16.so"
   echo "[zhiku] native bfloat16 kernel: gcc failed (see above); bfloat16 runs on the Java kernel"
+fi
+if ! gcc -O3 -std=c11 -Wall -Wextra -fPIC -shared -mavx512f -mavx512bw -mavx512vl -mavx512vnni \
+    -I"$jdk/include" -I"$jdk/include/linux" "$(dirname "$src")/zhiku_int8.c" -o "$out/libzhiku_int8.so"; then
+  rm -f "$out/libzhiku_int8.so"
+  echo "[zhiku] native int8 kernel: gcc failed (see above); quantized products run on the Java kernel"
 fi
 exit 0

@@ -1,0 +1,60 @@
+package ai.zhiku.inference.kernel;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code y[n, rows] = x[n, cols] · wᵀ} for int8 or int4 weights ({@link PackedWeights}): the
+ * activations are quantized to int8 per group ({@link QuantizedActivations}), the integer products
+ * summed exactly per group and scaled into float32, split by blocks of 16 output rows over the
+ * engine's compute threads. On AVX512-VNNI the native kernel runs them, else the Java one; both
+ * give the same bits.
+ */
+public final class QuantizedProducts {
+  private static final Logger log = LoggerFactory.getLogger(QuantizedProducts.class);
+  private static final boolean NATIVE = pickNative();
+  private static final ThreadLocal<QuantizedActivations> ACTIVATIONS = ThreadLocal.withInitial(QuantizedActivations::new);
+
+  private QuantizedProducts() {}
+
+  /** Which kernel runs the products: "native (AVX512-VNNI)" or "Java". */
+  public static String kernel() { return NATIVE ? "native (AVX512-VNNI)" : "Java"; }
+
+  public static void multiply(PackedWeights w, float[] x, int n, float[] y) {
+    multiply(w, x, n, y, NATIVE);
+  }
+
+  /** As {@link #multiply(PackedWeights, float[], int, float[])}, on the native kernel or not (tests). */
+  static void multiply(PackedWeights w, float[] x, int n, float[] y, boolean onNative) {
+    if ((long) n * w.cols() > x.length || (long) n * w.rows() > y.length) {
+      throw new IllegalArgumentException("quantized product shapes do not fit the arrays");
+    }
+    if (onNative && !NATIVE) throw new IllegalStateException("native quantized kernel unavailable: " + NativeQuantKernel.unavailable());
+    QuantizedActivations a = ACTIVATIONS.get();
+    a.quantize(x, n, w.cols(), w.group());
+    int blocks = PackedWeights.blocks(w.rows());
+    long perBlock = (long) PackedWeights.BLOCK * w.cols() * Math.max(1, n);
+    Bf16Matmul.shared().forEach(blocks, perBlock, (b0, b1) -> {
+      if (onNative) {
+        NativeQuantKernel.multiply(w.data(), w.scales(), w.bits(), w.rows(), w.cols(), w.group(), a.q, a.scales, a.sums, n, y, b0, b1);
+      } else {
+        JavaQuantKernel.multiply(w, a, n, y, b0, b1);
+      }
+    });
+  }
+
+  /** Whether the native kernel is in use. */
+  public static boolean nativeKernel() { return NATIVE; }
+
+  /** The activations as the last product on this thread quantized them (tests: the reference's inputs). */
+  static float activation(int r, int k, int cols, int group) {
+    return ACTIVATIONS.get().dequantized(r, k, cols, group);
+  }
+
+  private static boolean pickNative() {
+    String why = NativeQuantKernel.unavailable();
+    if (why == null) return true;
+    log.info("quantized products run on the Java kernel: the native one is unavailable ({})", why);
+    return false;
+  }
+}
