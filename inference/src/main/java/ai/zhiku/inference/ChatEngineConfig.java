@@ -1,6 +1,7 @@
 package ai.zhiku.inference;
 
 import ai.zhiku.common.ZhikuException;
+import ai.zhiku.inference.model.Quantization;
 import java.nio.file.Path;
 
 /**
@@ -16,9 +17,10 @@ import java.nio.file.Path;
  *     attention runs on the native kernel, else the activation type), float32, float16 or bfloat16
  * @param prefixCaching share full KV blocks between sequences with the same prefix (on unless
  *     {@code --no-prefix-caching}, which is for measuring what it saves)
+ * @param quantization weights quantized at load ({@code --quantize}), null for none
  */
 public record ChatEngineConfig(Path modelPath, String device, String dtype, String chatTemplate, int maxNumSeqs,
-                               String kvCacheMemory, String kvCacheDtype, boolean prefixCaching) {
+                               String kvCacheMemory, String kvCacheDtype, boolean prefixCaching, Quantization quantization) {
   /** Sequences decoded together unless configured. */
   public static final int DEFAULT_MAX_NUM_SEQS = 64;
 
@@ -42,6 +44,12 @@ public record ChatEngineConfig(Path modelPath, String device, String dtype, Stri
   /** With the default KV cache type. */
   public ChatEngineConfig(Path modelPath, String device, String dtype, String chatTemplate, int maxNumSeqs, String kvCacheMemory) {
     this(modelPath, device, dtype, chatTemplate, maxNumSeqs, kvCacheMemory, null);
+  }
+
+  /** Not quantized. */
+  public ChatEngineConfig(Path modelPath, String device, String dtype, String chatTemplate, int maxNumSeqs, String kvCacheMemory,
+                          String kvCacheDtype, boolean prefixCaching) {
+    this(modelPath, device, dtype, chatTemplate, maxNumSeqs, kvCacheMemory, kvCacheDtype, prefixCaching, null);
   }
 
   /** With prefix caching on. */

@@ -7,6 +7,7 @@ import ai.zhiku.inference.engine.LocalChatEngine;
 import ai.zhiku.inference.model.ChatModel;
 import ai.zhiku.inference.model.ModelFamilies;
 import ai.zhiku.inference.model.Precision;
+import ai.zhiku.inference.model.WeightFormat;
 import ai.zhiku.inference.tokenizer.ChatTemplate;
 import java.nio.file.Path;
 
@@ -32,7 +33,7 @@ public final class ChatEngineFactory {
   public static ChatEngine open(ChatEngineConfig config, long kvCacheBytes) {
     Device device = Engines.device(config.device());
     Precision precision = ModelFamilies.precision(config.dtype(), device);
-    ChatModel model = ModelFamilies.load(config.modelPath(), device, precision);
+    ChatModel model = ModelFamilies.load(config.modelPath(), device, WeightFormat.of(precision, config.quantization()));
     try {
       if (kvCacheBytes < 0) kvCacheBytes = KvCacheMemory.resolve(config.kvCacheMemory(), device);
       ChatTemplate template = config.chatTemplate() == null ? model.template() : ChatTemplate.named(config.chatTemplate());

@@ -58,6 +58,6 @@ public final class ModelLoader {
   private static ChatEngine openChat(WorkerConfig config) {
     return ai.zhiku.inference.ChatEngineFactory.open(new ai.zhiku.inference.ChatEngineConfig(
         config.modelPath(), config.device(), config.dtype(), config.chatTemplate(), config.maxNumSeqs(),
-        config.kvCacheMemory(), config.kvCacheDtype(), config.prefixCaching()));
+        config.kvCacheMemory(), config.kvCacheDtype(), config.prefixCaching(), config.quantization()));
   }
 }

@@ -4,6 +4,7 @@ import ai.zhiku.common.Flag;
 import ai.zhiku.common.Flag.Kind;
 import ai.zhiku.common.Flags;
 import ai.zhiku.common.Options;
+import ai.zhiku.inference.model.Quantization;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -51,7 +52,8 @@ public record WorkerConfig(
     String kvCacheDtype,
     boolean prefixCaching,
     ai.zhiku.common.ListenerTimeouts timeouts,
-    String clusterToken) {
+    String clusterToken,
+    ai.zhiku.inference.model.Quantization quantization) {
 
   public static final Flag HOST = Flag.text("host", "127.0.0.1", "address to listen on (gRPC, /health and /metrics share the port)");
   public static final Flag PORT = Flag.integer("port", 21002, "port to listen on (0: any free port)");
@@ -95,8 +97,11 @@ public record WorkerConfig(
   public static final Flag MAX_BODY_BYTES = Flag.of("max-body-bytes", Kind.BYTES, Long.toString(ai.zhiku.common.GrpcLimits.DEFAULT_MAX_BODY_BYTES),
       "the api-servers' body limit; the gRPC request limit derives from it (give it the same value)").shownDefault("8MiB");
   // FastChat's names: mapped where they mean the same here, refused with the reason where not
-  public static final Flag QUANTIZE = Flag.text("quantize", null, "quantize the weights (int8): not supported yet, refused");
-  public static final Flag LOAD_8BIT = Flag.bool("load-8bit", "FastChat's name for --quantize int8: not supported yet, refused");
+  public static final Flag QUANTIZE = Flag.choice("quantize", "none",
+      "quantize the projections and output head at load, weight-only with a scale per group (CPU)", "none", "int8", "int4");
+  public static final Flag QUANTIZE_GROUP_SIZE = Flag.integer("quantize-group-size", Quantization.DEFAULT_GROUP,
+      "columns per quantization scale (a multiple of 8; a matrix no such group divides stays bfloat16)");
+  public static final Flag LOAD_8BIT = Flag.bool("load-8bit", "FastChat's name for --quantize int8");
   public static final Flag NUM_GPUS = Flag.integer("num-gpus", 1, "FastChat's: 1 only (a worker uses one device; start one worker per GPU)");
   public static final Flag GPUS = Flag.text("gpus", null, "FastChat's: one GPU index N, the same as --device cuda:N");
   public static final Flag MAX_GPU_MEMORY = Flag.text("max-gpu-memory", null,
@@ -107,7 +112,7 @@ public record WorkerConfig(
       CHAT_TEMPLATE, LIMIT_WORKER_CONCURRENCY, MAX_QUEUE, MAX_NUM_SEQS, KV_CACHE_MEMORY, KV_CACHE_DTYPE, NO_PREFIX_CACHING, MAX_TOKENS_DEFAULT, HEARTBEAT_INTERVAL, SPEED,
       EMBEDDING_MAX_BATCH, EMBEDDING_MAX_WAIT_US, TRUNCATE_EMBEDDINGS, SHUTDOWN_GRACE, MAX_BODY_BYTES,
       ai.zhiku.common.ListenerTimeouts.HEADER_TIMEOUT, ai.zhiku.common.ListenerTimeouts.BODY_TIMEOUT,
-      ai.zhiku.common.ListenerTimeouts.IDLE_TIMEOUT, ai.zhiku.common.ClusterToken.FLAG, QUANTIZE, LOAD_8BIT, NUM_GPUS, GPUS, MAX_GPU_MEMORY);
+      ai.zhiku.common.ListenerTimeouts.IDLE_TIMEOUT, ai.zhiku.common.ClusterToken.FLAG, QUANTIZE, QUANTIZE_GROUP_SIZE, LOAD_8BIT, NUM_GPUS, GPUS, MAX_GPU_MEMORY);
 
   public static Flags flags() {
     return Flags.builder("worker", "hosts one model (chat or embedding) and registers it with the controller")
@@ -170,22 +175,31 @@ public record WorkerConfig(
         o.get(KV_CACHE_DTYPE),
         !o.getBoolean(NO_PREFIX_CACHING),
         ai.zhiku.common.ListenerTimeouts.from(o),
-        ai.zhiku.common.ClusterToken.from(o));
+        ai.zhiku.common.ClusterToken.from(o),
+        quantization(o));
+  }
+
+  /** --quantize (FastChat's --load-8bit is int8), null for none. */
+  private static Quantization quantization(Options o) {
+    String q = o.get(QUANTIZE);
+    if (o.getBoolean(LOAD_8BIT)) {
+      if (!"none".equals(q) && !"int8".equals(q)) {
+        throw new IllegalArgumentException("--load-8bit means --quantize int8, not --quantize " + q + ": give one of them");
+      }
+      q = "int8";
+    }
+    try {
+      return Quantization.parse(q, o.getInt(QUANTIZE_GROUP_SIZE));
+    } catch (ai.zhiku.common.ZhikuException e) {
+      throw new IllegalArgumentException(e.getMessage());
+    }
   }
 
   /**
    * --device, after FastChat's --gpus / --num-gpus; refuses what they ask for that a worker cannot do
-   * (several GPUs, quantization, a per-GPU weight budget), each with its reason.
+   * (several GPUs, a per-GPU weight budget), each with its reason.
    */
   private static String device(Options o) {
-    if (o.getBoolean(LOAD_8BIT)) {
-      throw new IllegalArgumentException("--load-8bit (= --quantize int8): quantization is not supported yet; "
-          + "serve the model unquantized (--dtype bfloat16 on CPU, float16 on CUDA)");
-    }
-    if (o.get(QUANTIZE) != null) {
-      throw new IllegalArgumentException("--quantize " + o.get(QUANTIZE) + ": quantization is not supported yet; "
-          + "serve the model unquantized (--dtype bfloat16 on CPU, float16 on CUDA)");
-    }
     if (o.get(MAX_GPU_MEMORY) != null) {
       throw new IllegalArgumentException("--max-gpu-memory is not supported: a worker loads the weights whole on one device; "
           + "bound the KV cache with --kv-cache-memory instead");
@@ -219,43 +233,43 @@ public record WorkerConfig(
   public WorkerConfig local(String controllerAddress, Path modelPath, List<String> names) {
     return new WorkerConfig("127.0.0.1", 0, null, controllerAddress, modelPath, names, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, clusterToken);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, clusterToken, quantization);
   }
 
   public WorkerConfig withLimits(int limit, int queue) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limit, queue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, clusterToken);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, clusterToken, quantization);
   }
 
   public WorkerConfig withHeartbeat(long intervalMs, long graceMs) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, intervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, graceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, clusterToken);
+        truncateEmbeddings, graceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, clusterToken, quantization);
   }
 
   public WorkerConfig withTruncateEmbeddings(boolean truncate) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncate, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, clusterToken);
+        truncate, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, clusterToken, quantization);
   }
 
   public WorkerConfig withMaxBodyBytes(long bytes) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, bytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, clusterToken);
+        truncateEmbeddings, shutdownGraceMs, bytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, clusterToken, quantization);
   }
 
   public WorkerConfig withTimeouts(ai.zhiku.common.ListenerTimeouts t) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, t, clusterToken);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, t, clusterToken, quantization);
   }
 
   public WorkerConfig withClusterToken(String token) {
     return new WorkerConfig(host, port, workerAddress, controllerAddress, modelPath, modelNames, device, dtype, chatTemplate,
         limitWorkerConcurrency, maxQueue, maxNumSeqs, heartbeatIntervalMs, speed, embeddingMaxBatch, embeddingMaxWaitMicros,
-        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, token);
+        truncateEmbeddings, shutdownGraceMs, maxBodyBytes, kvCacheMemory, maxTokensDefault, kvCacheDtype, prefixCaching, timeouts, token, quantization);
   }
 
   /** Model names: as given, else the model directory's base name, else {@code fallback}. */

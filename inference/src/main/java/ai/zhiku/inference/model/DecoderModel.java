@@ -10,6 +10,8 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.zhiku.inference.kernel.Bf16Matmul;
 import ai.zhiku.inference.model.layers.Bf16Matrix;
+import ai.zhiku.inference.model.layers.HostMatrix;
+import ai.zhiku.inference.model.layers.QuantizedMatrix;
 import ai.zhiku.inference.model.layers.Layers;
 import ai.zhiku.inference.model.layers.RotaryEmbedding;
 import ai.zhiku.inference.model.layers.RowOps;
@@ -42,6 +44,8 @@ public final class DecoderModel implements AutoCloseable {
   private final JavaVectors[] javaVectors;
   /** The final norm's weight, with {@link #javaVectors}. */
   private final float[] javaFinalNorm;
+  /** Whether the projections are quantized ({@link QuantizedMatrix}). */
+  private final boolean quantized;
   /** PyTorch's intra-op threads as configured for the engine. */
   private final int torchThreads;
 
@@ -60,9 +64,10 @@ public final class DecoderModel implements AutoCloseable {
     this.precision = precision;
     this.dtype = precision.activations();
     this.rope = new RotaryEmbedding(cfg.rope(), cfg.headDim());
+    this.quantized = !w.layers().isEmpty() && w.layers().get(0).gateUp() instanceof QuantizedMatrix;
     String configured = System.getProperty("ai.djl.pytorch.num_threads");
     this.torchThreads = configured == null ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(configured.trim());
-    if (precision == Precision.BFLOAT16 && w.embedding() instanceof Bf16Matrix && w.lmHead() instanceof Bf16Matrix) {
+    if (precision == Precision.BFLOAT16 && w.embedding() instanceof Bf16Matrix && w.lmHead() instanceof HostMatrix) {
       javaFinalNorm = w.finalNorm().toFloatArray();
       javaVectors = new JavaVectors[cfg.numLayers()];
       for (int l = 0; l < cfg.numLayers(); l++) {
@@ -80,11 +85,11 @@ public final class DecoderModel implements AutoCloseable {
    * Reads the checkpoint in {@code dir} into a model: {@code layout} maps a family's tensor names
    * onto the shared layout.
    */
-  public static DecoderModel load(Path dir, ModelConfig cfg, NDManager manager, Precision precision,
+  public static DecoderModel load(Path dir, ModelConfig cfg, NDManager manager, WeightFormat format,
                                   BiFunction<WeightLoader, ModelConfig, ModelWeights> layout) {
     try (WeightsIndex index = WeightsIndex.open(dir)) {
       CheckpointShapes.check(index, cfg);
-      return new DecoderModel(cfg, layout.apply(new WeightLoader(index, manager, precision), cfg), manager, precision);
+      return new DecoderModel(cfg, layout.apply(new WeightLoader(index, manager, format), cfg), manager, format.precision());
     }
   }
 
@@ -102,6 +107,9 @@ public final class DecoderModel implements AutoCloseable {
   }
 
   public ModelConfig config() { return cfg; }
+
+  /** The weights, as loaded. */
+  public ModelWeights weights() { return w; }
 
   /** The type of activations and of the KV cache. */
   public DataType dtype() { return dtype; }
@@ -226,7 +234,8 @@ public final class DecoderModel implements AutoCloseable {
     // 512-token prefill, and each product copied its activations out of a tensor and back)
     boolean nativeAttention = javaVectors != null && Bf16Matmul.nativeKernel() && cache.hasBuffers();
     if (cache.packedBf16() && !nativeAttention) throw new IllegalStateException("a bfloat16 cache needs the native attention");
-    boolean javaLayers = javaVectors != null && (total < Bf16Matrix.WIDEN_ROWS || nativeAttention);
+    // quantized products have no widened PyTorch alternative: their steps always stay on Java arrays
+    boolean javaLayers = javaVectors != null && (total < Bf16Matrix.WIDEN_ROWS || nativeAttention || quantized);
     torchThreadsFor(javaLayers);
     try (NDManager step = manager.newSubManager()) {
       // attention on the native kernel needs none of PyTorch's rotary tables, indices or masks
@@ -275,7 +284,7 @@ public final class DecoderModel implements AutoCloseable {
       }
     }
     RowOps.rmsNorm(h, javaFinalNorm, cfg.normEps(), rows, d, h);
-    Bf16Matrix head = (Bf16Matrix) w.lmHead();
+    HostMatrix head = (HostMatrix) w.lmHead();
     int vocab = (int) head.rows();
     // one reused array for a step's logits: a fresh one this size (a G1 humongous object) every
     // step made the head of a 16-sequence step take 37 ms instead of 21. Not for the logits of every
@@ -458,7 +467,7 @@ public final class DecoderModel implements AutoCloseable {
       LayerWeights lw = w.layers().get(l);
       JavaVectors v = javaVectors[l];
       RowOps.rmsNorm(x, v.attnNorm(), cfg.normEps(), n, d, h);
-      ((Bf16Matrix) lw.qkv()).multiply(h, n, qkv);
+      ((HostMatrix) lw.qkv()).multiply(h, n, qkv);
       if (v.qkvBias() != null) RowOps.addRows(qkv, v.qkvBias(), n, qkvWidth);
       if (nativeAttention) {
         rope.applyRows(qkv, n, qkvWidth, heads + kvHeads, angles);
@@ -473,13 +482,13 @@ public final class DecoderModel implements AutoCloseable {
           Bf16Matrix.read(a, attn, n * attnWidth);
         }
       }
-      ((Bf16Matrix) lw.out()).multiply(attn, n, proj);
+      ((HostMatrix) lw.out()).multiply(attn, n, proj);
       RowOps.addInPlace(x, proj, n * d);
       RowOps.rmsNorm(x, v.ffnNorm(), cfg.normEps(), n, d, h);
-      ((Bf16Matrix) lw.gateUp()).multiply(h, n, gateUp);
+      ((HostMatrix) lw.gateUp()).multiply(h, n, gateUp);
       // 21 of 277 ms of a 16-sequence step on one thread with Math.exp
       Bf16Matmul.shared().forEach(n, 8L * ffn, (r0, r1) -> RowOps.swiGlu(gateUp, r0, r1, ffn, act));
-      ((Bf16Matrix) lw.down()).multiply(act, n, proj);
+      ((HostMatrix) lw.down()).multiply(act, n, proj);
       RowOps.addInPlace(x, proj, n * d);
     }
     return x;

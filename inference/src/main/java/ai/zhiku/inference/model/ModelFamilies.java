@@ -77,24 +77,34 @@ public final class ModelFamilies {
 
   /** Loads the chat model in {@code dir} onto {@code device}. */
   public static ChatModel load(Path dir, Device device, Precision precision) {
-    ChatModel model = loadWith(dir, device, precision, true, (arch, m) -> switch (family(arch, dir)) {
-      case "chatglm3" -> ChatGlm3Model.load(dir, JSON, m, precision);
-      case "chatglm2" -> ChatGlm2Model.load(dir, JSON, m, precision);
-      case "qwen2" -> Qwen2Model.load(dir, JSON, m, precision);
-      default -> InternLm2Model.load(dir, JSON, m, precision);
+    return load(dir, device, WeightFormat.of(precision));
+  }
+
+  /** Loads the chat model in {@code dir} onto {@code device}, its weights held as {@code format} says. */
+  public static ChatModel load(Path dir, Device device, WeightFormat format) {
+    ChatModel model = loadWith(dir, device, format, true, (arch, m) -> switch (family(arch, dir)) {
+      case "chatglm3" -> ChatGlm3Model.load(dir, JSON, m, format);
+      case "chatglm2" -> ChatGlm2Model.load(dir, JSON, m, format);
+      case "qwen2" -> Qwen2Model.load(dir, JSON, m, format);
+      default -> InternLm2Model.load(dir, JSON, m, format);
     });
     ModelConfig c = model.model().config();
     log.info("loaded {} ({} layers, hidden {}, vocab {}) as {} on {}", model.family(), c.numLayers(),
-        c.hiddenSize(), c.vocabSize(), precision.flag(), device);
+        c.hiddenSize(), c.vocabSize(), format.describe(), device);
     return model;
   }
 
   /** The decoder of the chat model in {@code dir}, without tokenizer or template (benchmarks). */
   public static DecoderModel loadDecoder(Path dir, Device device, Precision precision) {
-    return loadWith(dir, device, precision, false, (arch, m) -> switch (family(arch, dir)) {
-      case "chatglm2", "chatglm3" -> ChatGlm2Model.decoder(dir, JSON, m, precision);
-      case "qwen2" -> Qwen2Model.decoder(dir, JSON, m, precision);
-      default -> InternLm2Model.decoder(dir, JSON, m, precision);
+    return loadDecoder(dir, device, WeightFormat.of(precision));
+  }
+
+  /** The decoder of the chat model in {@code dir} with its weights held as {@code format} says. */
+  public static DecoderModel loadDecoder(Path dir, Device device, WeightFormat format) {
+    return loadWith(dir, device, format, false, (arch, m) -> switch (family(arch, dir)) {
+      case "chatglm2", "chatglm3" -> ChatGlm2Model.decoder(dir, JSON, m, format);
+      case "qwen2" -> Qwen2Model.decoder(dir, JSON, m, format);
+      default -> InternLm2Model.decoder(dir, JSON, m, format);
     });
   }
 
@@ -114,7 +124,10 @@ public final class ModelFamilies {
     T load(String architecture, NDManager manager) throws IOException;
   }
 
-  private static <T> T loadWith(Path dir, Device device, Precision precision, boolean timed, Loader<T> loader) {
+  private static <T> T loadWith(Path dir, Device device, WeightFormat format, boolean timed, Loader<T> loader) {
+    if (format.quantization() != null && device.isGpu()) {
+      throw ZhikuException.invalid("quantize", "--quantize runs on the CPU only for now; on CUDA serve float16");
+    }
     String arch = architecture(dir);
     if (arch == null) throw new CheckpointException("config.json is missing or names no architectures");
     if (!ARCHITECTURES.contains(arch)) {

@@ -6,7 +6,9 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.zhiku.common.ZhikuException;
 import ai.zhiku.inference.model.layers.Bf16Matrix;
+import ai.zhiku.inference.kernel.PackedWeights;
 import ai.zhiku.inference.model.layers.Matrix;
+import ai.zhiku.inference.model.layers.QuantizedMatrix;
 import ai.zhiku.inference.model.layers.TorchMatrix;
 import ai.zhiku.inference.weights.CheckpointException;
 import ai.zhiku.inference.weights.TensorInfo;
@@ -27,29 +29,47 @@ public final class WeightLoader {
     public static Rows all(String tensor) { return new Rows(tensor, 0, -1); }
   }
 
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(WeightLoader.class);
+
   private final WeightsIndex index;
   private final NDManager manager;
   private final Precision precision;
+  /** Null: matrices are kept in the precision. */
+  private final Quantization quantization;
 
   public WeightLoader(WeightsIndex index, NDManager manager, Precision precision) {
-    this.index = index;
-    this.manager = manager;
-    this.precision = precision;
-    if (precision == Precision.BFLOAT16) checkHeap(index);
+    this(index, manager, WeightFormat.of(precision));
   }
 
-  /** Refuses, before reading anything, a checkpoint whose bfloat16 matrices the Java heap cannot hold. */
-  private static void checkHeap(WeightsIndex index) {
+  public WeightLoader(WeightsIndex index, NDManager manager, WeightFormat format) {
+    this.index = index;
+    this.manager = manager;
+    this.precision = format.precision();
+    this.quantization = format.quantization();
+    if (precision == Precision.BFLOAT16) checkHeap(index, quantization);
+  }
+
+  /**
+   * Refuses, before reading anything, a checkpoint whose bfloat16 or quantized matrices the Java
+   * heap cannot hold (quantized: the largest matrix, the embedding, counted in bfloat16).
+   */
+  private static void checkHeap(WeightsIndex index, Quantization q) {
     long bytes = 0;
+    long largest = 0;
     for (String name : index.names()) {
-      if (index.info(name).shape().length == 2) bytes += 2 * index.info(name).numel();
+      if (index.info(name).shape().length != 2) continue;
+      long numel = index.info(name).numel();
+      largest = Math.max(largest, numel);
+      bytes += q == null ? 2 * numel : numel * q.bits() / 8 + 4 * numel / q.groupSize();
     }
+    if (q != null) bytes += 2 * largest;
     long max = Runtime.getRuntime().maxMemory();
     long needed = bytes + (256L << 20);
     if (needed > max) {
-      throw ZhikuException.invalid("dtype", String.format("bfloat16 weights need %.1f GiB of Java heap but the JVM may "
-          + "use only %.1f GiB: raise it (ZHIKU_JAVA_OPTS=-Xmx%dg) or use --dtype float16", needed / 1073741824.0,
-          max / 1073741824.0, (needed >> 30) + 2));
+      String kind = q == null ? "bfloat16" : q.flag();
+      throw ZhikuException.invalid("dtype", String.format("%s weights need %.1f GiB of Java heap but the JVM may "
+          + "use only %.1f GiB: raise it (ZHIKU_JAVA_OPTS=-Xmx%dg)%s", kind, needed / 1073741824.0,
+          max / 1073741824.0, (needed >> 30) + 2, q == null ? " or use --dtype float16" : ""));
     }
   }
 
@@ -73,8 +93,17 @@ public final class WeightLoader {
     return matrix(List.of(Rows.all(name)));
   }
 
-  /** A matrix made of the given row ranges, stacked in order. */
+  /**
+   * An embedding table: rows are looked up, so it is never quantized (it may be the output head
+   * too, with tied embeddings).
+   */
+  public Matrix table(String name) {
+    return quantization == null ? matrix(name) : bf16(List.of(Rows.all(name)));
+  }
+
+  /** A matrix made of the given row ranges, stacked in order: quantized when the format says so. */
   public Matrix matrix(List<Rows> parts) {
+    if (quantization != null) return quantized(parts);
     if (precision == Precision.BFLOAT16) return bf16(parts);
     if (parts.size() == 1 && parts.get(0).first() == 0 && parts.get(0).count() < 0) {
       return new TorchMatrix(index.toNDArray(parts.get(0).tensor(), manager, precision.activations()));
@@ -97,7 +126,8 @@ public final class WeightLoader {
     return pieces.size() == 1 ? pieces.head().duplicate() : NDArrays.concat(pieces, 0);
   }
 
-  private Bf16Matrix bf16(List<Rows> parts) {
+  /** [rows, cols] of the matrix the parts stack into. */
+  private long[] shape(List<Rows> parts) {
     long cols = -1;
     long total = 0;
     for (Rows r : parts) {
@@ -109,6 +139,62 @@ public final class WeightLoader {
       cols = info.shape()[1];
       total += r.count() < 0 ? info.shape()[0] - r.first() : r.count();
     }
+    return new long[] {total, cols};
+  }
+
+  /**
+   * The parts quantized block by block of 16 rows as they are read, so the float matrix is never
+   * whole in memory. A matrix whose columns no group of 8 or more divides stays in bfloat16.
+   */
+  private Matrix quantized(List<Rows> parts) {
+    long[] shape = shape(parts);
+    int rows = Math.toIntExact(shape[0]);
+    int cols = Math.toIntExact(shape[1]);
+    int group = PackedWeights.groupFor(cols, quantization.groupSize());
+    if (group == 0) {
+      log.warn("{} [{}, {}] stays in bfloat16: no group of 8 or more columns divides {}", parts.get(0).tensor(), rows, cols, cols);
+      return bf16(parts);
+    }
+    PackedWeights packed = PackedWeights.allocate(quantization.bits(), rows, cols, group);
+    // read in slices of whole blocks (about 8 MiB of bfloat16), each quantized before the next is read
+    int sliceRows = Math.max(1, (4 << 20) / cols / PackedWeights.BLOCK) * PackedWeights.BLOCK;
+    short[] bits = new short[sliceRows * cols];
+    float[] block = new float[PackedWeights.BLOCK * cols];
+    int filled = 0;
+    int b = 0;
+    for (Rows r : parts) {
+      long first = r.first();
+      long end = r.count() < 0 ? index.info(r.tensor()).shape()[0] : r.first() + r.count();
+      while (first < end) {
+        int take = (int) Math.min(end - first, sliceRows - filled);
+        index.readBf16(r.tensor(), first * cols, take * cols, bits, filled * cols);
+        first += take;
+        filled += take;
+        if (filled == sliceRows) {
+          b = packBlocks(packed, b, bits, filled, block);
+          filled = 0;
+        }
+      }
+    }
+    packBlocks(packed, b, bits, filled, block);
+    return new QuantizedMatrix(packed);
+  }
+
+  /** Packs {@code count} rows of bfloat16 {@code bits} as the blocks from {@code b} on; returns the next block. */
+  private static int packBlocks(PackedWeights packed, int b, short[] bits, int count, float[] block) {
+    int cols = packed.cols();
+    for (int from = 0; from < count; from += PackedWeights.BLOCK) {
+      int n = Math.min(PackedWeights.BLOCK, count - from);
+      for (int i = 0; i < n * cols; i++) block[i] = Float.intBitsToFloat(bits[from * cols + i] << 16);
+      packed.pack(b++, block, n);
+    }
+    return b;
+  }
+
+  private Bf16Matrix bf16(List<Rows> parts) {
+    long[] shape = shape(parts);
+    long total = shape[0];
+    long cols = shape[1];
     long size = total * cols;
     if (size > Integer.MAX_VALUE - 16) {
       throw new CheckpointException("matrix " + parts.get(0).tensor() + " has " + size + " values, more than one bfloat16 "

@@ -214,11 +214,11 @@ public final class WeightsIndex implements AutoCloseable {
       return;
     }
     long pos = t.storageOffset() + (t.elementOffset() + from) * es;
-    ByteBuffer buf = ByteBuffer.allocateDirect(READ_CHUNK).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer buf = ByteBuffer.allocateDirect((int) Math.min(READ_CHUNK, Math.max(es, (long) count * es))).order(ByteOrder.LITTLE_ENDIAN);
     try (FileChannel ch = FileChannel.open(t.path(), StandardOpenOption.READ)) {
       int done = 0;
       while (done < count) {
-        int n = Math.min(count - done, READ_CHUNK / es);
+        int n = Math.min(count - done, buf.capacity() / es);
         buf.clear().limit(n * es);
         while (buf.hasRemaining()) {
           if (ch.read(buf, pos + (long) done * es + buf.position()) < 0) {

@@ -1,10 +1,10 @@
 package ai.zhiku.inference.model.chatglm2;
 
 import ai.djl.ndarray.NDManager;
+import ai.zhiku.inference.model.WeightFormat;
 import ai.zhiku.inference.model.ChatModel;
 import ai.zhiku.inference.model.DecoderModel;
 import ai.zhiku.inference.model.ModelConfig;
-import ai.zhiku.inference.model.Precision;
 import ai.zhiku.inference.tokenizer.ChatGlm2Tokenizer;
 import ai.zhiku.inference.tokenizer.ChatTemplate;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -18,17 +18,17 @@ public final class ChatGlm2Model {
   private ChatGlm2Model() {}
 
   /** The decoder alone (config.json and weights), as the engine benchmark loads it. */
-  public static DecoderModel decoder(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
-    return decoder(dir, json.readValue(dir.resolve("config.json").toFile(), ChatGlm2Config.class), manager, precision);
+  public static DecoderModel decoder(Path dir, ObjectMapper json, NDManager manager, WeightFormat format) throws IOException {
+    return decoder(dir, json.readValue(dir.resolve("config.json").toFile(), ChatGlm2Config.class), manager, format);
   }
 
-  private static DecoderModel decoder(Path dir, ChatGlm2Config c, NDManager manager, Precision precision) {
-    return DecoderModel.load(dir, c.toModelConfig(), manager, precision, ChatGlm2Weights::load);
+  private static DecoderModel decoder(Path dir, ChatGlm2Config c, NDManager manager, WeightFormat format) {
+    return DecoderModel.load(dir, c.toModelConfig(), manager, format, ChatGlm2Weights::load);
   }
 
-  public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
+  public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, WeightFormat format) throws IOException {
     ChatGlm2Config c = json.readValue(dir.resolve("config.json").toFile(), ChatGlm2Config.class);
-    DecoderModel model = decoder(dir, c, manager, precision);
+    DecoderModel model = decoder(dir, c, manager, format);
     ModelConfig cfg = model.config();
     int eos = c.eosTokenId() == null ? 2 : c.eosTokenId();
     return new ChatModel("chatglm2", model, ChatGlm2Tokenizer.load(dir, cfg.vocabSize()),

@@ -29,7 +29,7 @@ public final class ChatGlm2Weights {
           w.matrix(p + "mlp.dense_4h_to_h.weight")));
     }
     return new ModelWeights(
-        w.matrix("transformer.embedding.word_embeddings.weight"),
+        w.table("transformer.embedding.word_embeddings.weight"),
         layers,
         w.vector("transformer.encoder.final_layernorm.weight"),
         w.matrix("transformer.output_layer.weight"));

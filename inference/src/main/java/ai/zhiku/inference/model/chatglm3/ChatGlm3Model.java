@@ -1,9 +1,9 @@
 package ai.zhiku.inference.model.chatglm3;
 
 import ai.djl.ndarray.NDManager;
+import ai.zhiku.inference.model.WeightFormat;
 import ai.zhiku.inference.model.ChatModel;
 import ai.zhiku.inference.model.DecoderModel;
-import ai.zhiku.inference.model.Precision;
 import ai.zhiku.inference.model.chatglm2.ChatGlm2Config;
 import ai.zhiku.inference.model.chatglm2.ChatGlm2Weights;
 import ai.zhiku.inference.tokenizer.ChatGlm3Template;
@@ -48,9 +48,9 @@ public final class ChatGlm3Model {
     }
   }
 
-  public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
+  public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, WeightFormat format) throws IOException {
     ChatGlm2Config c = json.readValue(dir.resolve("config.json").toFile(), ChatGlm2Config.class);
-    DecoderModel model = DecoderModel.load(dir, c.toModelConfig(), manager, precision, ChatGlm2Weights::load);
+    DecoderModel model = DecoderModel.load(dir, c.toModelConfig(), manager, format, ChatGlm2Weights::load);
     ChatGlm3Tokenizer tok = ChatGlm3Tokenizer.load(dir, model.config().vocabSize());
     int eos = c.eosTokenId() == null ? 2 : c.eosTokenId();
     return new ChatModel("chatglm3", model, tok, new ChatGlm3Template(),

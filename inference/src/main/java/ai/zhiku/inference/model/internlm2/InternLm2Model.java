@@ -1,10 +1,10 @@
 package ai.zhiku.inference.model.internlm2;
 
 import ai.djl.ndarray.NDManager;
+import ai.zhiku.inference.model.WeightFormat;
 import ai.zhiku.inference.model.ChatModel;
 import ai.zhiku.inference.model.DecoderModel;
 import ai.zhiku.inference.model.ModelConfig;
-import ai.zhiku.inference.model.Precision;
 import ai.zhiku.inference.tokenizer.ChatTemplate;
 import ai.zhiku.inference.tokenizer.InternLm2Tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -24,13 +24,13 @@ public final class InternLm2Model {
   private InternLm2Model() {}
 
   /** The decoder alone (config.json and weights), as the engine benchmark loads it. */
-  public static DecoderModel decoder(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
+  public static DecoderModel decoder(Path dir, ObjectMapper json, NDManager manager, WeightFormat format) throws IOException {
     InternLm2Config c = json.readValue(dir.resolve("config.json").toFile(), InternLm2Config.class);
-    return DecoderModel.load(dir, c.toModelConfig(), manager, precision, InternLm2Weights::load);
+    return DecoderModel.load(dir, c.toModelConfig(), manager, format, InternLm2Weights::load);
   }
 
-  public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
-    DecoderModel model = decoder(dir, json, manager, precision);
+  public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, WeightFormat format) throws IOException {
+    DecoderModel model = decoder(dir, json, manager, format);
     ModelConfig cfg = model.config();
     InternLm2Tokenizer tok = InternLm2Tokenizer.load(dir, cfg.vocabSize());
     int[] stops = {2, tok.specialId("<|im_end|>") == null ? 92542 : tok.specialId("<|im_end|>")};

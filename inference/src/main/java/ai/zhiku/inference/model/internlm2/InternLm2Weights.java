@@ -31,7 +31,7 @@ public final class InternLm2Weights {
           w.matrix(p + "feed_forward.w2.weight")));
     }
     return new ModelWeights(
-        w.matrix("model.tok_embeddings.weight"),
+        w.table("model.tok_embeddings.weight"),
         layers,
         w.vector("model.norm.weight"),
         w.matrix("output.weight"));

@@ -21,7 +21,7 @@ import java.nio.FloatBuffer;
  * rows (prefill) instead widen the weight to float32 a slice at a time and let PyTorch's GEMM do
  * the arithmetic on the rounded activations.
  */
-public final class Bf16Matrix implements Matrix {
+public final class Bf16Matrix implements HostMatrix {
   /**
    * From this many rows on (prefill), products on the Java kernel widen the weight and run
    * PyTorch's float32 GEMM. Alone the Java kernel is as fast or faster at every size (a [16384, 2048]
@@ -54,6 +54,9 @@ public final class Bf16Matrix implements Matrix {
   @Override
   public long cols() { return cols; }
 
+  @Override
+  public long bytes() { return 2L * data.length; }
+
   /** The raw bfloat16 values, row-major. */
   public short[] data() { return data; }
 
@@ -82,6 +85,7 @@ public final class Bf16Matrix implements Matrix {
   }
 
   /** {@code y[n, rows] = x[n, cols] · wᵀ} on Java arrays (decode steps that stay in Java between products). */
+  @Override
   public void multiply(float[] x, int n, float[] y) {
     Bf16Matmul.shared().multiply(data, rows, cols, x, n, y);
   }

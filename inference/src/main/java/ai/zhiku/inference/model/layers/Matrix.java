@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 
 /** A weight matrix [rows, cols] as a linear layer and an embedding table use it. */
-public sealed interface Matrix permits TorchMatrix, Bf16Matrix {
+public sealed interface Matrix permits TorchMatrix, HostMatrix {
   long rows();
 
   long cols();

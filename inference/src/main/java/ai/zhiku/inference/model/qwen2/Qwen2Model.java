@@ -1,9 +1,9 @@
 package ai.zhiku.inference.model.qwen2;
 
 import ai.djl.ndarray.NDManager;
+import ai.zhiku.inference.model.WeightFormat;
 import ai.zhiku.inference.model.ChatModel;
 import ai.zhiku.inference.model.DecoderModel;
-import ai.zhiku.inference.model.Precision;
 import ai.zhiku.inference.tokenizer.ChatTemplate;
 import ai.zhiku.inference.tokenizer.JinjaTemplate;
 import ai.zhiku.inference.tokenizer.Qwen2Tokenizer;
@@ -27,17 +27,17 @@ public final class Qwen2Model {
 
   private Qwen2Model() {}
 
-  public static DecoderModel decoder(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
+  public static DecoderModel decoder(Path dir, ObjectMapper json, NDManager manager, WeightFormat format) throws IOException {
     Qwen2Config c = json.readValue(dir.resolve("config.json").toFile(), Qwen2Config.class);
     if (Boolean.TRUE.equals(c.useSlidingWindow())) {
       log.info("use_sliding_window is set but its window ({} tokens) spans the whole context: ignored", c.slidingWindow());
     }
-    return DecoderModel.load(dir, c.toModelConfig(), manager, precision, (w, cfg) -> Qwen2Weights.load(w, cfg, c.tied()));
+    return DecoderModel.load(dir, c.toModelConfig(), manager, format, (w, cfg) -> Qwen2Weights.load(w, cfg, c.tied()));
   }
 
-  public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, Precision precision) throws IOException {
+  public static ChatModel load(Path dir, ObjectMapper json, NDManager manager, WeightFormat format) throws IOException {
     Qwen2Config c = json.readValue(dir.resolve("config.json").toFile(), Qwen2Config.class);
-    DecoderModel model = decoder(dir, json, manager, precision);
+    DecoderModel model = decoder(dir, json, manager, format);
     try {
       Qwen2Tokenizer tok = Qwen2Tokenizer.load(dir, model.config().vocabSize());
       String source = JinjaTemplate.source(dir);

@@ -33,7 +33,7 @@ public final class Qwen2Weights {
           w.matrix(List.of(Rows.all(p + "mlp.gate_proj.weight"), Rows.all(p + "mlp.up_proj.weight"))),
           w.matrix(p + "mlp.down_proj.weight")));
     }
-    Matrix embedding = w.matrix("model.embed_tokens.weight");
+    Matrix embedding = w.table("model.embed_tokens.weight");
     return new ModelWeights(embedding, layers, w.vector("model.norm.weight"), tied ? embedding : w.matrix("lm_head.weight"));
   }
 }
