@@ -20,6 +20,12 @@ if ! gcc -O3 -std=c11 -Wall -Wextra -fPIC -shared -mavx512f -mavx512bw -mavx512v
   rm -f "$out/libzhiku_bf16.so"
   echo "[zhiku] native bfloat16 kernel: gcc failed (see above); bfloat16 runs on the Java kernel"
 fi
+# the same file without its bfloat16 products: attention and SwiGLU for AVX-512 CPUs without AVX512-BF16
+if ! gcc -O3 -std=c11 -Wall -Wextra -fPIC -shared -mavx512f -mavx512bw -mavx512vl -DZHIKU_NO_BF16 \
+    -I"$jdk/include" -I"$jdk/include/linux" "$src" -o "$out/libzhiku_avx512.so" -lm; then
+  rm -f "$out/libzhiku_avx512.so"
+  echo "[zhiku] native AVX-512 attention kernel: gcc failed (see above); attention runs on PyTorch without AVX512-BF16"
+fi
 if ! gcc -O3 -std=c11 -Wall -Wextra -fPIC -shared -mavx512f -mavx512bw -mavx512vl -mavx512vnni \
     -I"$jdk/include" -I"$jdk/include/linux" "$(dirname "$src")/zhiku_int8.c" -o "$out/libzhiku_int8.so"; then
   rm -f "$out/libzhiku_int8.so"

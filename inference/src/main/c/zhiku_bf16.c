@@ -8,6 +8,10 @@
  *
  * w and x are bfloat16 bit patterns (x rounded by the caller), y float32, sums in float32.
  * Nothing here runs unless Java has checked the CPU flag: the file is compiled for AVX-512.
+ *
+ * Built a second time with ZHIKU_NO_BF16 for CPUs with AVX-512 but without AVX512-BF16 (Ice Lake,
+ * Cascade Lake, and virtual machines that hide the flag): then only the attention over the paged
+ * cache and SwiGLU are in it, which need AVX512F alone.
  */
 #include <immintrin.h>
 #include <jni.h>
@@ -17,6 +21,7 @@
 
 typedef const uint16_t *bf16p;
 
+#ifndef ZHIKU_NO_BF16
 /* The last in % 32 lanes of a row are read with a mask (zeros beyond the row). */
 static inline __m512bh load(bf16p p, int k, int in) {
   int left = in - k;
@@ -24,11 +29,14 @@ static inline __m512bh load(bf16p p, int k, int in) {
   return (__m512bh)_mm512_maskz_loadu_epi16((__mmask32)((1ull << left) - 1), p + k);
 }
 
+#endif
+
 /* The first min(left, 16) of 16 float lanes: a row's last, partial vector. */
 static inline __mmask16 lanes(int left) {
   return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
 }
 
+#ifndef ZHIKU_NO_BF16
 /* One activation row against outputs [o0, o1): each weight row streamed once, two accumulators. */
 static void one_row(bf16p w, int in, bf16p x, float *y, int o0, int o1) {
   for (int o = o0; o < o1; o++) {
@@ -167,6 +175,8 @@ JNIEXPORT void JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_round(
   if (op != NULL) (*env)->ReleasePrimitiveArrayCritical(env, out, op, 0);
   if (xp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, x, xp, JNI_ABORT);
 }
+
+#endif /* ZHIKU_NO_BF16 */
 
 /*
  * e^x for 16 lanes: x = n ln2 + r with |r| <= ln2 / 2, e^r by its Taylor series to r^7 (the next
@@ -428,6 +438,17 @@ JNIEXPORT void JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_swiGlu(
 }
 
 /* The set of functions this build has; the Java side refuses a library of another version. */
+/* 1 when the bfloat16 products and rounding are in this build, 0 in the ZHIKU_NO_BF16 one. */
+JNIEXPORT jint JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_hasProducts(JNIEnv *env, jclass cls) {
+  (void)env;
+  (void)cls;
+#ifdef ZHIKU_NO_BF16
+  return 0;
+#else
+  return 1;
+#endif
+}
+
 JNIEXPORT jint JNICALL Java_ai_zhiku_inference_kernel_NativeBf16Kernel_version(JNIEnv *env, jclass cls) {
   (void)env;
   (void)cls;

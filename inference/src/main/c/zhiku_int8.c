@@ -37,38 +37,53 @@ static inline __attribute__((always_inline)) void block_rows(
   for (int j = 0; j < nt; j++) f[j] = _mm512_setzero_ps();
   const uint8_t *wp = wb;
   const __m512i nib = _mm512_set1_epi8(0x0f);
+  /* with one or two activation rows a single accumulator per row would wait on vpdpbusd's latency
+     at every step: then consecutive steps go to `ways` accumulators, summed at the group's end
+     (integer sums: the result is the same in any order) */
+  const int ways = nt == 1 ? 4 : nt == 2 ? 2 : 1;
   for (int g = 0; g < groups; g++) {
-    __m512i acc[MAX_NT];
-    for (int j = 0; j < nt; j++) acc[j] = _mm512_setzero_si512();
+    __m512i acc[MAX_NT * 4];
+    for (int j = 0; j < nt * ways; j++) acc[j] = _mm512_setzero_si512();
     const int k0 = g * group, k1 = k0 + group;
     if (bits == 8) {
-      for (int k = k0; k < k1; k += 4, wp += 64) {
+      int step = 0;
+      for (int k = k0; k < k1; k += 4, wp += 64, step++) {
         __m512i w = _mm512_loadu_si512(wp);
+        const int way = step % ways;
         for (int j = 0; j < nt; j++) {
           int32_t q;
           __builtin_memcpy(&q, a + (int64_t)(r0 + j) * cols + k, 4);
-          acc[j] = _mm512_dpbusd_epi32(acc[j], w, _mm512_set1_epi32(q));
+          acc[j * ways + way] = _mm512_dpbusd_epi32(acc[j * ways + way], w, _mm512_set1_epi32(q));
         }
       }
     } else {
-      for (int k = k0; k < k1; k += 8, wp += 64) {
+      int step = 0;
+      for (int k = k0; k < k1; k += 8, wp += 64, step++) {
         __m512i w = _mm512_loadu_si512(wp);
         __m512i lo = _mm512_and_si512(w, nib);
         __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), nib);
+        const int way = step % ways;
         for (int j = 0; j < nt; j++) {
           int32_t q0, q1;
           const int8_t *ar = a + (int64_t)(r0 + j) * cols + k;
           __builtin_memcpy(&q0, ar, 4);
           __builtin_memcpy(&q1, ar + 4, 4);
-          acc[j] = _mm512_dpbusd_epi32(acc[j], lo, _mm512_set1_epi32(q0));
-          acc[j] = _mm512_dpbusd_epi32(acc[j], hi, _mm512_set1_epi32(q1));
+          acc[j * ways + way] = _mm512_dpbusd_epi32(acc[j * ways + way], lo, _mm512_set1_epi32(q0));
+          acc[j * ways + way] = _mm512_dpbusd_epi32(acc[j * ways + way], hi, _mm512_set1_epi32(q1));
         }
+      }
+    }
+    if (ways > 1) {
+      for (int j = 0; j < nt; j++) {
+        __m512i sum = acc[j * ways];
+        for (int v = 1; v < ways; v++) sum = _mm512_add_epi32(sum, acc[j * ways + v]);
+        acc[j * ways] = sum;
       }
     }
     __m512 ws = _mm512_loadu_ps(sb + (int64_t)g * 16);
     for (int j = 0; j < nt; j++) {
       int64_t rg = (int64_t)(r0 + j) * groups + g;
-      __m512i corrected = _mm512_sub_epi32(acc[j], _mm512_set1_epi32(offset * asum[rg]));
+      __m512i corrected = _mm512_sub_epi32(acc[j * ways], _mm512_set1_epi32(offset * asum[rg]));
       __m512 scale = _mm512_mul_ps(ws, _mm512_set1_ps(as[rg]));
       f[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(corrected), scale, f[j]);
     }

@@ -50,7 +50,9 @@ public final class Commands {
             Flag.text("device", "cpu", "cpu, cuda or cuda:N"),
             Flag.of("seqs", Flag.Kind.LIST, "1,8", "batch sizes measured"),
             Flag.of("model-path", Flag.Kind.PATH, null, "a real checkpoint instead of random weights"),
-            Flag.of("write-checkpoint", Flag.Kind.PATH, null, "write the random checkpoint to this directory"))
+            Flag.of("write-checkpoint", Flag.Kind.PATH, null, "write the random checkpoint to this directory"),
+            Flag.choice("quantize", "none", "quantize the projections and head as the worker's --quantize does", "none", "int8", "int4"),
+            Flag.integer("quantize-group-size", 128, "columns per quantization scale"))
         .build();
   }
 

@@ -15,9 +15,15 @@ import ai.zhiku.inference.model.LayerWeights;
 import ai.zhiku.inference.model.ModelConfig;
 import ai.zhiku.inference.model.ModelFamilies;
 import ai.zhiku.inference.model.ModelWeights;
+import ai.zhiku.inference.kernel.PackedWeights;
+import ai.zhiku.inference.kernel.QuantizedProducts;
 import ai.zhiku.inference.model.Precision;
+import ai.zhiku.inference.model.Quantization;
+import ai.zhiku.inference.model.WeightFormat;
 import ai.zhiku.inference.model.layers.Bf16Matrix;
+import ai.zhiku.inference.model.layers.HostMatrix;
 import ai.zhiku.inference.model.layers.Matrix;
+import ai.zhiku.inference.model.layers.QuantizedMatrix;
 import ai.zhiku.inference.model.layers.TorchMatrix;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -32,13 +38,15 @@ import java.util.Random;
  * <pre>
  * EngineBenchmark [--shape internlm2-1.8b|chatglm2-6b|chatglm3-6b|qwen2.5-1.5b|qwen2.5-7b] [--dtype float32|float16|bfloat16]
  *                 [--layers N] [--prompt 512] [--steps 16] [--seqs 1,8] [--context 16] [--threads 2] [--device cpu|cuda]
- *                 [--model-path DIR]
+ *                 [--model-path DIR] [--quantize int8|int4] [--quantize-group-size 128]
  * EngineBenchmark --write-checkpoint DIR [--shape ...]
  * </pre>
  * Reports weight build (or, with --model-path, load) time, prefill tokens/s for one prompt,
  * decode tokens/s (aggregate) for each batch size with every sequence at --context tokens (one
  * prefill of that many tokens whose blocks all sequences share, as the prefix cache shares a common
- * prompt; a multiple of 16), and peak resident memory (VmHWM).
+ * prompt; a multiple of 16), and peak resident memory (VmHWM), then the bytes of weights one
+ * decode step reads, the memory's read speed measured in the same run and the bandwidth-bound
+ * ceiling of one sequence. --quantize packs the projections and head as {@code --quantize} does.
  * --write-checkpoint writes a random bfloat16 checkpoint of the shape (see {@link CheckpointWriter})
  * for --model-path to load, so load time and memory are measured on real files.
  */
@@ -74,6 +82,8 @@ public final class EngineBenchmark {
     List<Integer> seqs = List.of(1, 8);
     Path modelPath = null;
     Path writeTo = null;
+    String quantize = null;
+    Integer group = null;
     for (int i = 0; i + 1 < args.length; i += 2) {
       String v = args[i + 1];
       switch (args[i]) {
@@ -88,6 +98,8 @@ public final class EngineBenchmark {
         case "--seqs" -> seqs = java.util.Arrays.stream(v.split(",")).map(Integer::parseInt).toList();
         case "--model-path" -> modelPath = Path.of(v);
         case "--write-checkpoint" -> writeTo = Path.of(v);
+        case "--quantize" -> quantize = v;
+        case "--quantize-group-size" -> group = Integer.parseInt(v);
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -103,21 +115,24 @@ public final class EngineBenchmark {
     }
     Engines.configureThreads(threads, 1);
     Device device = Engines.device(deviceName);
-    Precision precision = ModelFamilies.precision(dtypeName, device);
+    Quantization quantization = Quantization.parse(quantize, group);
+    WeightFormat format = WeightFormat.of(ModelFamilies.precision(dtypeName, device), quantization);
+    Precision precision = format.precision();
     int maxSeqs = seqs.stream().mapToInt(Integer::intValue).max().orElse(1);
     String kernel = precision == Precision.BFLOAT16 ? ", " + Bf16Matmul.kernel() + " kernel" : "";
+    if (quantization != null) kernel += ", quantized products on the " + QuantizedProducts.kernel() + " kernel";
     long t0 = System.nanoTime();
     DecoderModel loaded;
     if (modelPath != null) {
-      loaded = ModelFamilies.loadDecoder(modelPath, device, precision);
-      System.out.printf("checkpoint %s, dtype %s, %d threads%s%n", modelPath, precision.flag(), threads, kernel);
+      loaded = ModelFamilies.loadDecoder(modelPath, device, format);
+      System.out.printf("checkpoint %s, weights %s, %d threads%s%n", modelPath, format.describe(), threads, kernel);
       System.out.printf("loaded from disk in %.1f s, peak RSS so far %s%n", (System.nanoTime() - t0) / 1e9, peakRss());
     } else {
       ModelConfig shape = shape(shapeName, layers);
-      System.out.printf("shape %s (%d layers), dtype %s, %d threads%s%n", shapeName, shape.numLayers(), precision.flag(),
+      System.out.printf("shape %s (%d layers), weights %s, %d threads%s%n", shapeName, shape.numLayers(), format.describe(),
           threads, kernel);
       NDManager manager = NDManager.newBaseManager(device, Engines.PYTORCH);
-      loaded = new DecoderModel(shape, randomWeights(manager, shape, precision), manager, precision);
+      loaded = new DecoderModel(shape, randomWeights(manager, shape, format), manager, precision);
       System.out.printf("weights built in %.1f s%n", (System.nanoTime() - t0) / 1e9);
     }
     ModelConfig cfg = loaded.config();
@@ -162,32 +177,58 @@ public final class EngineBenchmark {
     }
     System.out.println("peak RSS " + peakRss());
     // the ceiling for one sequence: every weight but the embedding is read once per decode step
-    long perStep = (long) cfg.numLayers() * ((long) (cfg.numHeads() + 2 * cfg.numKvHeads()) * cfg.headDim() * cfg.hiddenSize()
-        + (long) cfg.hiddenSize() * cfg.numHeads() * cfg.headDim() + 3L * cfg.ffnSize() * cfg.hiddenSize())
-        + (long) cfg.vocabSize() * cfg.hiddenSize();
-    int bytes = precision == Precision.FLOAT32 ? 4 : 2;
+    long perStep = bytesPerStep(loaded.weights());
     if (!device.equals(Device.cpu())) {
-      System.out.printf("weights read per decode step %.2f GB%n", perStep * bytes / 1e9);
+      System.out.printf("weights read per decode step %.3f GB%n", perStep / 1e9);
       return;
     }
     double gbs = readSpeed();
-    System.out.printf("weights read per decode step %.2f GB; memory read speed now (bf16 kernel over 1 GiB) %.1f GB/s; "
-        + "bandwidth-bound ceiling for one sequence %.1f tokens/s%n", perStep * bytes / 1e9, gbs, gbs * 1e9 / (perStep * bytes));
+    System.out.printf("weights read per decode step %.3f GB; memory read speed now (%s) %.1f GB/s; "
+        + "bandwidth-bound ceiling for one sequence %.1f tokens/s%n", perStep / 1e9, SPEED_PROBE, gbs, gbs * 1e9 / perStep);
   }
 
+  /** Bytes of the weights one decode step reads: every projection and the head, not the embedding. */
+  static long bytesPerStep(ModelWeights w) {
+    long total = bytes(w.lmHead());
+    for (LayerWeights l : w.layers()) total += bytes(l.qkv()) + bytes(l.out()) + bytes(l.gateUp()) + bytes(l.down());
+    return total;
+  }
+
+  private static long bytes(Matrix m) {
+    if (m instanceof HostMatrix h) return h.bytes();
+    TorchMatrix t = (TorchMatrix) m;
+    return t.rows() * t.cols() * t.w().getDataType().getNumOfBytes();
+  }
+
+  private static final String SPEED_PROBE = QuantizedProducts.nativeKernel()
+      ? "int8 products over 1 GiB on the native kernel" : "bfloat16 products over 1 GiB";
+
   /**
-   * GB/s of one-row products over a 1 GiB bfloat16 matrix of 2048 columns (most of a model's
-   * weights): how fast this machine streams weights right now. Machines of this kind swing widely
-   * (42-70 GB/s in ANCHORS.md, 28-36 here), so the ceiling is only comparable within one run.
+   * GB/s of one-row products over a 1 GiB matrix of 2048 columns (most of a model's weights): how
+   * fast this machine streams weights right now, through whichever of our kernels streams fastest
+   * here (the VNNI int8 one where the CPU has it: on CPUs without AVX512-BF16 the Java bfloat16
+   * kernel is compute-bound). Machines of this kind swing widely (42-70 GB/s in ANCHORS.md, 28-36
+   * here), so the ceiling is only comparable within one run.
    */
   private static double readSpeed() {
     int in = 2048;
+    float[] x = new float[in];
+    double best = 0;
+    if (QuantizedProducts.nativeKernel()) {
+      int out = (1 << 30) / in;
+      PackedWeights p = PackedWeights.allocate(8, out, in, 128);
+      float[] y = new float[out];
+      for (int i = 0; i < 8; i++) {
+        long t0 = System.nanoTime();
+        QuantizedProducts.multiply(p, x, 1, y);
+        best = Math.max(best, (double) p.bytes() / (System.nanoTime() - t0));
+      }
+      return best;
+    }
     int out = (1 << 29) / in;
     short[] w = new short[out * in];
     java.util.Arrays.fill(w, Bf16.fromFloat(0.01f));
-    float[] x = new float[in];
     float[] y = new float[out];
-    double best = 0;
     for (int i = 0; i < 8; i++) {
       long t0 = System.nanoTime();
       Bf16Matmul.shared().multiply(w, out, in, x, 1, y);
@@ -208,26 +249,41 @@ public final class EngineBenchmark {
     return ids;
   }
 
-  private static ModelWeights randomWeights(NDManager m, ModelConfig c, Precision precision) {
+  private static ModelWeights randomWeights(NDManager m, ModelConfig c, WeightFormat format) {
+    Precision precision = format.precision();
     DataType dtype = precision.activations();
     int qkvRows = (c.numHeads() + 2 * c.numKvHeads()) * c.headDim();
     int attnCols = c.numHeads() * c.headDim();
+    Quantization q = format.quantization();
     List<LayerWeights> layers = new ArrayList<>();
     for (int l = 0; l < c.numLayers(); l++) {
       layers.add(new LayerWeights(
           ones(m, c.hiddenSize(), dtype),
-          random(m, qkvRows, c.hiddenSize(), precision),
+          random(m, qkvRows, c.hiddenSize(), precision, q),
           c.qkvBias() ? m.randomNormal(0f, 0.02f, new Shape(qkvRows), DataType.FLOAT32).toType(dtype, false) : null,
-          random(m, c.hiddenSize(), attnCols, precision),
+          random(m, c.hiddenSize(), attnCols, precision, q),
           ones(m, c.hiddenSize(), dtype),
-          random(m, 2 * c.ffnSize(), c.hiddenSize(), precision),
-          random(m, c.hiddenSize(), c.ffnSize(), precision)));
+          random(m, 2 * c.ffnSize(), c.hiddenSize(), precision, q),
+          random(m, c.hiddenSize(), c.ffnSize(), precision, q)));
     }
-    return new ModelWeights(random(m, c.vocabSize(), c.hiddenSize(), precision), layers,
-        ones(m, c.hiddenSize(), dtype), random(m, c.vocabSize(), c.hiddenSize(), precision));
+    return new ModelWeights(random(m, c.vocabSize(), c.hiddenSize(), precision, null), layers,
+        ones(m, c.hiddenSize(), dtype), random(m, c.vocabSize(), c.hiddenSize(), precision, q));
   }
 
-  private static Matrix random(NDManager m, int rows, int cols, Precision precision) {
+  private static Matrix random(NDManager m, int rows, int cols, Precision precision, Quantization q) {
+    int group = q == null ? 0 : PackedWeights.groupFor(cols, q.groupSize());
+    if (group > 0) {
+      PackedWeights p = PackedWeights.allocate(q.bits(), rows, cols, group);
+      int blocks = (rows + PackedWeights.BLOCK - 1) / PackedWeights.BLOCK;
+      java.util.stream.IntStream.range(0, blocks).parallel().forEach(b -> {
+        int count = Math.min(PackedWeights.BLOCK, rows - b * PackedWeights.BLOCK);
+        RandomBf16 random = new RandomBf16(b);
+        float[] values = new float[count * cols];
+        for (int i = 0; i < values.length; i++) values[i] = Bf16.toFloat(random.next());
+        p.pack(b, values, count);
+      });
+      return new QuantizedMatrix(p);
+    }
     if (precision == Precision.BFLOAT16) {
       short[] data = new short[Math.multiplyExact(rows, cols)];
       java.util.stream.IntStream.range(0, rows).parallel().forEach(r -> {

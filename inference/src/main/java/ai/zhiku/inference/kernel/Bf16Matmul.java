@@ -27,6 +27,8 @@ public final class Bf16Matmul {
   private static final long SPIN_NANOS = 50_000;
   private static final Bf16Kernel KERNEL = pickKernel();
   private static final boolean NATIVE = pickNative();
+  /** Attention and SwiGLU on the native library: AVX-512 is enough (no AVX512-BF16 needed). */
+  private static final boolean NATIVE_ATTENTION = NativeBf16Kernel.attentionUnavailable() == null;
   private static volatile Bf16Matmul shared;
 
   private final Helper[] helpers;
@@ -66,6 +68,9 @@ public final class Bf16Matmul {
 
   /** Whether the AVX512-BF16 kernel is in use. */
   public static boolean nativeKernel() { return NATIVE; }
+
+  /** Whether attention over the paged cache and SwiGLU run on the native library (AVX-512 CPUs). */
+  public static boolean nativeAttention() { return NATIVE_ATTENTION; }
 
   /** Whether the vectorised Java kernel is in use (the JVM was started with the Vector API module). */
   public static boolean vectorized() { return KERNEL instanceof VectorBf16Kernel; }
@@ -128,7 +133,7 @@ public final class Bf16Matmul {
    */
   public void attention(java.nio.ByteBuffer keys, java.nio.ByteBuffer values, boolean bf16, int kvHeads, int bs, int hd,
                         int[] tables, int[] starts, int[] positions, float[] q, int heads, float scale, float[] out) {
-    if (!NATIVE) throw new IllegalStateException("attention runs on the native kernel only");
+    if (!NATIVE_ATTENTION) throw new IllegalStateException("attention runs on the native kernel only");
     int n = positions.length;
     long blocks = values.capacity() / ((bf16 ? 2L : 4L) * kvHeads * bs * hd);
     if (starts.length != n || (long) n * heads * hd > Math.min(q.length, out.length) || heads % kvHeads != 0
@@ -164,7 +169,7 @@ public final class Bf16Matmul {
    * for rows [r0, r1) of [gate | up]. Native kernel only.
    */
   public static void swiGlu(float[] gateUp, int r0, int r1, int ffn, float[] out) {
-    if (!NATIVE) throw new IllegalStateException("swiGlu runs on the native kernel only");
+    if (!NATIVE_ATTENTION) throw new IllegalStateException("swiGlu runs on the native kernel only");
     if (r0 < 0 || r0 > r1 || (long) r1 * 2 * ffn > gateUp.length || (long) r1 * ffn > out.length) {
       throw new IllegalArgumentException("swiGlu rows do not fit the arrays");
     }

@@ -16,12 +16,18 @@ import java.util.Locale;
  */
 final class NativeBf16Kernel {
   private static final String RESOURCE = "/native/linux-x86_64/libzhiku_bf16.so";
-  private static final String UNAVAILABLE = load();
+  /** The same source without the bfloat16 products: attention and SwiGLU on AVX-512 CPUs without AVX512-BF16. */
+  private static final String AVX512_RESOURCE = "/native/linux-x86_64/libzhiku_avx512.so";
+  /** Why the products, then why attention and SwiGLU, cannot run here (null: they can). */
+  private static final String[] UNAVAILABLE = load();
 
   private NativeBf16Kernel() {}
 
-  /** Null when the kernel can be used, else why not. */
-  static String unavailable() { return UNAVAILABLE; }
+  /** Null when the bfloat16 products can be used, else why not. */
+  static String unavailable() { return UNAVAILABLE[0]; }
+
+  /** Null when attention and SwiGLU can run natively (AVX-512 is enough), else why not. */
+  static String attentionUnavailable() { return UNAVAILABLE[1]; }
 
   /**
    * {@code y[r * out + o] = Σk w[o * in + k] · x[r * in + k]} for rows {@code r < rows} and
@@ -51,26 +57,44 @@ final class NativeBf16Kernel {
 
   private static native int version();
 
-  private static String load() {
-    if (!"java".equals(System.getProperty("zhiku.bf16.kernel", "auto").trim().toLowerCase(Locale.ROOT))) {
-      String os = System.getProperty("os.name", "") + "/" + System.getProperty("os.arch", "");
-      if (!os.equals("Linux/amd64")) return "not x86-64 Linux (" + os + ")";
-      if (!CpuFlags.has("avx512_bf16")) return "the CPU has no AVX512-BF16";
-      try (InputStream in = NativeBf16Kernel.class.getResourceAsStream(RESOURCE)) {
-        if (in == null) return "the build made no native library (gcc missing when it was built?)";
-        Path file = Files.createTempFile("zhiku-bf16-", ".so");
-        try {
-          Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
-          System.load(file.toAbsolutePath().toString());
-        } finally {
-          Files.deleteIfExists(file); // the loaded library stays mapped
-        }
-        return version() == 5 ? null : "the native library is from another build";
-      } catch (IOException | LinkageError | RuntimeException e) {
-        // RuntimeException: a JDK that denies native access to this module (IllegalCallerException)
-        return "the native library did not load: " + e;
-      }
+  private static native int hasProducts();
+
+  private static String[] load() {
+    if ("java".equals(System.getProperty("zhiku.bf16.kernel", "auto").trim().toLowerCase(Locale.ROOT))) {
+      String off = "turned off by -Dzhiku.bf16.kernel=java";
+      return new String[] {off, off};
     }
-    return "turned off by -Dzhiku.bf16.kernel=java";
+    String os = System.getProperty("os.name", "") + "/" + System.getProperty("os.arch", "");
+    if (!os.equals("Linux/amd64")) return both("not x86-64 Linux (" + os + ")");
+    boolean bf16 = CpuFlags.has("avx512_bf16");
+    if (!bf16 && !(CpuFlags.has("avx512f") && CpuFlags.has("avx512bw") && CpuFlags.has("avx512vl"))) {
+      return both("the CPU has no AVX-512");
+    }
+    String why = loadLibrary(bf16 ? RESOURCE : AVX512_RESOURCE);
+    if (why != null) return both(why);
+    if (version() != 5 || hasProducts() != (bf16 ? 1 : 0)) return both("the native library is from another build");
+    return new String[] {bf16 ? null : "the CPU has no AVX512-BF16", null};
+  }
+
+  private static String[] both(String why) {
+    return new String[] {why, why};
+  }
+
+  /** Null when the library loaded, else why not. */
+  private static String loadLibrary(String resource) {
+    try (InputStream in = NativeBf16Kernel.class.getResourceAsStream(resource)) {
+      if (in == null) return "the build made no native library (gcc missing when it was built?)";
+      Path file = Files.createTempFile("zhiku-bf16-", ".so");
+      try {
+        Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+        System.load(file.toAbsolutePath().toString());
+      } finally {
+        Files.deleteIfExists(file); // the loaded library stays mapped
+      }
+      return null;
+    } catch (IOException | LinkageError | RuntimeException e) {
+      // RuntimeException: a JDK that denies native access to this module (IllegalCallerException)
+      return "the native library did not load: " + e;
+    }
   }
 }

@@ -232,10 +232,14 @@ public final class DecoderModel implements AutoCloseable {
     // bfloat16 steps run on Java arrays: decode-sized ones always, prefill too when attention can
     // run on the native kernel (PyTorch's attention, SwiGLU and norms took 1.7 of 6.7 s of a
     // 512-token prefill, and each product copied its activations out of a tensor and back)
-    boolean nativeAttention = javaVectors != null && Bf16Matmul.nativeKernel() && cache.hasBuffers();
-    if (cache.packedBf16() && !nativeAttention) throw new IllegalStateException("a bfloat16 cache needs the native attention");
+    // (on AVX-512 CPUs without AVX512-BF16 the attention kernel is there but the products run on the
+    // Vector API, where prefill through PyTorch's layers on widened weights measured faster)
+    boolean attentionKernel = javaVectors != null && Bf16Matmul.nativeAttention() && cache.hasBuffers();
     // quantized products have no widened PyTorch alternative: their steps always stay on Java arrays
-    boolean javaLayers = javaVectors != null && (total < Bf16Matrix.WIDEN_ROWS || nativeAttention || quantized);
+    boolean javaLayers = javaVectors != null
+        && (total < Bf16Matrix.WIDEN_ROWS || quantized || (attentionKernel && Bf16Matmul.nativeKernel()));
+    boolean nativeAttention = javaLayers && attentionKernel;
+    if (cache.packedBf16() && !nativeAttention) throw new IllegalStateException("a bfloat16 cache needs the native attention");
     torchThreadsFor(javaLayers);
     try (NDManager step = manager.newSubManager()) {
       // attention on the native kernel needs none of PyTorch's rotary tables, indices or masks

@@ -141,7 +141,7 @@ class Bf16MatmulTest {
   /** The vectorised SwiGLU against the float64 formula, over gates from -100 to 100 and a width with a tail. */
   @Test
   void nativeSwiGluMatchesTheFormula() {
-    assumeTrue(NativeBf16Kernel.unavailable() == null, () -> "no native kernel here: " + NativeBf16Kernel.unavailable());
+    assumeTrue(NativeBf16Kernel.attentionUnavailable() == null, () -> "no native kernel here: " + NativeBf16Kernel.attentionUnavailable());
     int ffn = 1000;
     int rows = 3;
     float[] gateUp = new float[rows * 2 * ffn];
@@ -176,6 +176,17 @@ class Bf16MatmulTest {
       assertThat(Bf16Matmul.nativeKernel()).isTrue();
     } else {
       assertThat(Bf16Matmul.nativeKernel()).isFalse();
+    }
+  }
+
+  @Test
+  void attentionAndSwiGluRunNativelyOnAnyAvx512Cpu() {
+    boolean avx512 = CpuFlags.has("avx512f") && CpuFlags.has("avx512bw") && CpuFlags.has("avx512vl");
+    if (avx512 && !"java".equals(System.getProperty("zhiku.bf16.kernel"))) {
+      assertThat(NativeBf16Kernel.attentionUnavailable()).isNull();
+      assertThat(Bf16Matmul.nativeAttention()).isTrue();
+    } else {
+      assertThat(Bf16Matmul.nativeAttention()).isFalse();
     }
   }
 

@@ -24,7 +24,7 @@ class NativeAttentionTest {
 
   @BeforeEach
   void nativeKernelOnly() {
-    assumeTrue(NativeBf16Kernel.unavailable() == null, () -> "no native kernel here: " + NativeBf16Kernel.unavailable());
+    assumeTrue(NativeBf16Kernel.attentionUnavailable() == null, () -> "no native attention here: " + NativeBf16Kernel.attentionUnavailable());
   }
 
   /**

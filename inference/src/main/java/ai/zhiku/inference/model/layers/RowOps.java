@@ -23,7 +23,7 @@ public final class RowOps {
 
   /** out[r, i] = silu(gateUp[r, i]) * gateUp[r, ffn + i] for rows [r0, r1) of [gate | up], width 2 * ffn. */
   public static void swiGlu(float[] gateUp, int r0, int r1, int ffn, float[] out) {
-    if (Bf16Matmul.nativeKernel()) {
+    if (Bf16Matmul.nativeAttention()) {
       // vectorised exp: one Math.exp per value was 11.5 of 189 ms of a 16-sequence step on two threads
       Bf16Matmul.swiGlu(gateUp, r0, r1, ffn, out);
       return;
