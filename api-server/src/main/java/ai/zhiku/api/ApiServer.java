@@ -17,8 +17,6 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,7 +37,7 @@ public final class ApiServer {
   private final Upstream upstream;
   private final ApiMetrics metrics;
   private final KbRoutes kbRoutes;
-  private final List<byte[]> keys;
+  private final ApiKeys keys;
   private HttpServer server;
 
   /**
@@ -52,7 +50,7 @@ public final class ApiServer {
         config.maxBodyBytes(), config.clusterToken());
     this.metrics = new ApiMetrics(upstream);
     this.kbRoutes = kbRoutes;
-    this.keys = config.apiKeys().stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList();
+    this.keys = ApiKeys.of(config);
   }
 
   public Upstream upstream() {
@@ -64,10 +62,19 @@ public final class ApiServer {
     router.route().handler(new CorsGuard(CorsPolicy.of(config.corsOrigins())));
     WebUi.mount(router);
     router.get("/health").handler(ctx -> ctx.json(new JsonObject().put("status", "ok")));
+    if (config.keysConfigured() && !config.metricsOpen()) {
+      router.get("/metrics").handler(this::authenticate).handler(ctx -> {
+        if (Access.check(ctx, Scope.METRICS)) {
+          ctx.next();
+        }
+      });
+    }
     router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", Metrics.CONTENT_TYPE).end(Metrics.scrape()));
 
     router.route("/v1/*").handler(this::authenticate);
     router.route("/api/*").handler(this::authenticate);
+    router.route("/v1/*").handler(ApiServer::requireChat);
+    router.route("/api/*").handler(ApiServer::requireChat);
     if (kbRoutes != null) {
       kbRoutes.mount(router, config.maxUploadBytes(), metrics, upstream);
     }
@@ -87,6 +94,7 @@ public final class ApiServer {
     for (String path : List.of("/tokenize", "/detokenize", "/v1/tokenize", "/v1/detokenize")) {
       if (!path.startsWith("/v1/")) {
         router.route(path).handler(this::authenticate);
+        router.route(path).handler(ApiServer::requireChat);
         router.route(path).handler(body);
       }
       router.post(path).handler(path.endsWith("/tokenize") ? tokens::tokenize : tokens::detokenize);
@@ -136,27 +144,35 @@ public final class ApiServer {
 
   // ------------------------------------------------------------------ auth
 
+  /** 401 without a known key; otherwise the key's {@link Access} goes on the context for the routes to check. */
   private void authenticate(RoutingContext ctx) {
     if (keys.isEmpty() || ctx.request().method() == HttpMethod.OPTIONS) {
+      ctx.put(Access.CONTEXT_KEY, Access.ALL);
       ctx.next();
       return;
     }
     String header = ctx.request().getHeader("authorization");
     String key = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : null;
-    if (key != null) {
-      byte[] given = key.getBytes(StandardCharsets.UTF_8);
-      for (byte[] k : keys) {
-        if (MessageDigest.isEqual(k, given)) {
-          ctx.next();
-          return;
-        }
-      }
+    Access access = key == null ? null : keys.lookup(key);
+    if (access != null) {
+      ctx.put(Access.CONTEXT_KEY, access);
+      ctx.next();
+      return;
     }
     metrics.authFailure();
     String message = key == null
         ? "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
         : "Incorrect API key provided: " + redact(key) + ".";
     OpenAiError.send(ctx.response(), new ZhikuException(ErrorKind.UNAUTHORIZED, message, null, "invalid_api_key"));
+  }
+
+  /** Everything under /v1 and /api but the knowledge bases (which check their own scopes) needs {@code chat}. */
+  private static void requireChat(RoutingContext ctx) {
+    String path = ctx.request().path();
+    boolean kb = path.equals("/v1/knowledge_bases") || path.startsWith("/v1/knowledge_bases/");
+    if (kb || Access.check(ctx, Scope.CHAT)) {
+      ctx.next();
+    }
   }
 
   private static String redact(String key) {

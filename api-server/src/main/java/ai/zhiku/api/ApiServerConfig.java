@@ -20,6 +20,8 @@ import java.util.List;
  * @param modelRetentionMs a model served within this long and now without workers is a 503 (retry), not a
  *     404 ({@code --model-retention})
  * @param clusterToken the secret its gRPC calls carry ({@link ClusterToken}); null: none
+ * @param apiKeysFile a file of hashed keys with scopes ({@link ApiKeys}); null: none
+ * @param metricsOpen /metrics without a key even when keys are configured
  * @param timeouts header, body and idle timeouts of the HTTP port ({@code --header-timeout} and the others)
  */
 public record ApiServerConfig(
@@ -36,7 +38,9 @@ public record ApiServerConfig(
     String defaultEmbeddingModel,
     long modelRetentionMs,
     ListenerTimeouts timeouts,
-    String clusterToken) {
+    String clusterToken,
+    String apiKeysFile,
+    boolean metricsOpen) {
 
   public static final long DEFAULT_MODEL_RETENTION_MS = 600_000;
 
@@ -44,7 +48,7 @@ public record ApiServerConfig(
                          long maxBodyBytes, long maxUploadBytes, long controllerPollMs, String kbDatabaseUrl, int kbPoolSize,
                          String defaultEmbeddingModel) {
     this(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes, controllerPollMs, kbDatabaseUrl,
-        kbPoolSize, defaultEmbeddingModel, DEFAULT_MODEL_RETENTION_MS, ListenerTimeouts.DEFAULTS, null);
+        kbPoolSize, defaultEmbeddingModel, DEFAULT_MODEL_RETENTION_MS, ListenerTimeouts.DEFAULTS, null, null, false);
   }
 
   public static final Flag HOST = Flag.text("host", "127.0.0.1", "address to listen on (HTTP, /health and /metrics)");
@@ -52,6 +56,11 @@ public record ApiServerConfig(
   public static final Flag CONTROLLER_ADDRESS = Flag.of("controller-address", Kind.URL, "http://127.0.0.1:21001", "the controller");
   public static final Flag API_KEYS = Flag.of("api-keys", Kind.LIST, null, "require Authorization: Bearer KEY on /v1 and /api")
       .shownDefault("none");
+  public static final Flag API_KEYS_FILE = Flag.of("api-keys-file", Kind.PATH, null,
+      "file of SHA-256-hashed keys with scopes, one a line: sha256:HEX admin|chat|metrics|kb:read:NAME|kb:write:NAME,...")
+      .shownDefault("none");
+  public static final Flag METRICS_OPEN = Flag.of("metrics-open", Kind.BOOL, "false",
+      "serve GET /metrics without a key even when keys are configured");
   public static final Flag ALLOWED_ORIGINS = Flag.of("allowed-origins", Kind.LIST, null,
       "origins whose browser pages may call the API (CORS); * for any").shownDefault("own origin and localhost pages");
   public static final Flag MAX_BODY_BYTES = Flag.of("max-body-bytes", Kind.BYTES, Long.toString(8L << 20),
@@ -69,7 +78,7 @@ public record ApiServerConfig(
       "embedding model of knowledge bases created without one");
 
   /** Every flag of {@code bin/zhiku api-server}, in --help order. */
-  public static final List<Flag> FLAGS = List.of(HOST, PORT, CONTROLLER_ADDRESS, API_KEYS, ALLOWED_ORIGINS, MAX_BODY_BYTES,
+  public static final List<Flag> FLAGS = List.of(HOST, PORT, CONTROLLER_ADDRESS, API_KEYS, API_KEYS_FILE, METRICS_OPEN, ALLOWED_ORIGINS, MAX_BODY_BYTES,
       MAX_UPLOAD_BYTES, CONTROLLER_POLL_INTERVAL, MODEL_RETENTION, KB_DATABASE_URL, KB_POOL_SIZE, DEFAULT_EMBEDDING_MODEL,
       ListenerTimeouts.HEADER_TIMEOUT, ListenerTimeouts.BODY_TIMEOUT, ListenerTimeouts.IDLE_TIMEOUT, ClusterToken.FLAG);
 
@@ -96,8 +105,9 @@ public record ApiServerConfig(
     }
   }
 
+  /** The settings of the options; a malformed --api-keys-file is refused here, before anything starts. */
   public static ApiServerConfig from(Options o) {
-    return new ApiServerConfig(
+    ApiServerConfig c = new ApiServerConfig(
         o.get(HOST),
         o.getInt(PORT),
         o.get(CONTROLLER_ADDRESS),
@@ -111,26 +121,41 @@ public record ApiServerConfig(
         o.get(DEFAULT_EMBEDDING_MODEL),
         o.getMillis(MODEL_RETENTION),
         ListenerTimeouts.from(o),
-        ClusterToken.from(o));
+        ClusterToken.from(o),
+        o.get(API_KEYS_FILE),
+        o.getBoolean(METRICS_OPEN));
+    ApiKeys.of(c);
+    return c;
+  }
+
+  /** Whether any key is configured (then /v1, /api and, unless --metrics-open, /metrics need one). */
+  public boolean keysConfigured() {
+    return !apiKeys.isEmpty() || apiKeysFile != null;
+  }
+
+  public ApiServerConfig withKeys(List<String> keys, String keysFile, boolean openMetrics) {
+    return new ApiServerConfig(host, port, controllerAddress, keys, corsOrigins, maxBodyBytes, maxUploadBytes,
+        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts, clusterToken, keysFile,
+        openMetrics);
   }
 
   public ApiServerConfig withControllerAddress(String address) {
     return new ApiServerConfig(host, port, address, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
-        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts, clusterToken);
+        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts, clusterToken, apiKeysFile, metricsOpen);
   }
 
   public ApiServerConfig withTimeouts(ListenerTimeouts t) {
     return new ApiServerConfig(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
-        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, t, clusterToken);
+        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, t, clusterToken, apiKeysFile, metricsOpen);
   }
 
   public ApiServerConfig withoutKnowledgeBases() {
     return new ApiServerConfig(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
-        controllerPollMs, null, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts, clusterToken);
+        controllerPollMs, null, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts, clusterToken, apiKeysFile, metricsOpen);
   }
 
   public ApiServerConfig withClusterToken(String token) {
     return new ApiServerConfig(host, port, controllerAddress, apiKeys, corsOrigins, maxBodyBytes, maxUploadBytes,
-        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts, token);
+        controllerPollMs, kbDatabaseUrl, kbPoolSize, defaultEmbeddingModel, modelRetentionMs, timeouts, token, apiKeysFile, metricsOpen);
   }
 }

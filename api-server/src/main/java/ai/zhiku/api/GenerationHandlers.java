@@ -73,6 +73,9 @@ final class GenerationHandlers {
       logprobs = ChatRequestParsing.chatLogprobs(body);
       logitBias = ChatRequestParsing.logitBias(body);
       kbName = knowledgeBaseName(ctx, body);
+      if (kbName != null) {
+        Access.of(ctx).require(Scope.kbRead(kbName));
+      }
       kbTopK = kbName == null ? null : kbTopK(ctx, body);
       kbThreshold = kbName == null ? null : kbThreshold(ctx, body);
       sampling = parseSampling(body, kbName == null);

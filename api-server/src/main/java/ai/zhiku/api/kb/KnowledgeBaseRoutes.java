@@ -1,10 +1,12 @@
 package ai.zhiku.api.kb;
 
+import ai.zhiku.api.Access;
 import ai.zhiku.api.ApiMetrics;
 import ai.zhiku.api.ApiServerConfig;
 import ai.zhiku.api.KbRoutes;
 import ai.zhiku.api.KnowledgeAugmenter;
 import ai.zhiku.api.OpenAiError;
+import ai.zhiku.api.Scope;
 import ai.zhiku.api.Upstream;
 import ai.zhiku.common.ErrorKind;
 import ai.zhiku.common.ZhikuException;
@@ -96,11 +98,19 @@ public final class KnowledgeBaseRoutes implements KbRoutes {
     this.upstream = upstream;
     BodyHandler body = BodyHandler.create(false).setBodyLimit(maxUploadBytes).setHandleFileUploads(true)
         .setDeleteUploadedFilesOnEnd(true).setUploadsDirectory(System.getProperty("java.io.tmpdir") + "/zhiku-uploads");
+    // scopes first, so that a key without them is refused before an upload is read
+    router.get("/v1/knowledge_bases/:name").handler(needs(Scope::kbRead));
+    router.delete("/v1/knowledge_bases/:name").handler(needs(Scope::kbWrite));
+    router.post("/v1/knowledge_bases/:name/documents").handler(needs(Scope::kbWrite));
+    router.get("/v1/knowledge_bases/:name/documents").handler(needs(Scope::kbRead));
+    router.delete("/v1/knowledge_bases/:name/documents/:id").handler(needs(Scope::kbWrite));
+    router.post("/v1/knowledge_bases/:name/search").handler(needs(Scope::kbRead));
     router.route("/v1/knowledge_bases*").handler(body);
     router.post("/v1/knowledge_bases").handler(this::create);
     router.get("/v1/knowledge_bases").handler(ctx -> respond(ctx, blocking(() -> {
+      Access access = Access.of(ctx);
       JsonArray data = new JsonArray();
-      service().list().forEach(kb -> data.add(kbJson(kb)));
+      service().list().stream().filter(kb -> access.allows(Scope.kbRead(kb.name()))).forEach(kb -> data.add(kbJson(kb)));
       return new JsonObject().put("object", "list").put("data", data);
     })));
     router.get("/v1/knowledge_bases/:name").handler(ctx -> respond(ctx, blocking(() -> kbJson(service().get(ctx.pathParam("name"))))));
@@ -127,6 +137,15 @@ public final class KnowledgeBaseRoutes implements KbRoutes {
     router.post("/v1/knowledge_bases/:name/search").handler(this::search);
   }
 
+  /** A handler passing on only when the key has {@code scope} of the knowledge base in the path. */
+  private static io.vertx.core.Handler<RoutingContext> needs(java.util.function.Function<String, Scope> scope) {
+    return ctx -> {
+      if (Access.check(ctx, scope.apply(ctx.pathParam("name")))) {
+        ctx.next();
+      }
+    };
+  }
+
   private void create(RoutingContext ctx) {
     JsonObject body;
     try {
@@ -134,6 +153,7 @@ public final class KnowledgeBaseRoutes implements KbRoutes {
       CreateKnowledgeBase req = new CreateKnowledgeBase(str(body, "name", true), str(body, "embedding_model", false),
           integer(body, "chunk_size"), integer(body, "chunk_overlap"), str(body, "prompt_template", false),
           str(body, "description", false));
+      Access.of(ctx).require(Scope.kbWrite(req.name()));
       respond(ctx, blocking(() -> kbJson(service().create(req))));
     } catch (ZhikuException e) {
       OpenAiError.send(ctx.response(), e);
