@@ -13,12 +13,14 @@ import org.slf4j.LoggerFactory;
 public final class QuantizedProducts {
   private static final Logger log = LoggerFactory.getLogger(QuantizedProducts.class);
   private static final boolean NATIVE = pickNative();
+  /** Without the native kernel: the Vector API one where the JVM has the module, else scalar Java. */
+  private static final boolean VECTOR = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
   private static final ThreadLocal<QuantizedActivations> ACTIVATIONS = ThreadLocal.withInitial(QuantizedActivations::new);
 
   private QuantizedProducts() {}
 
-  /** Which kernel runs the products: "native (AVX512-VNNI)" or "Java". */
-  public static String kernel() { return NATIVE ? "native (AVX512-VNNI)" : "Java"; }
+  /** Which kernel runs the products: "native (AVX512-VNNI)", "Vector API" or "scalar Java". */
+  public static String kernel() { return NATIVE ? "native (AVX512-VNNI)" : VECTOR ? "Vector API" : "scalar Java"; }
 
   public static void multiply(PackedWeights w, float[] x, int n, float[] y) {
     multiply(w, x, n, y, NATIVE);
@@ -37,10 +39,19 @@ public final class QuantizedProducts {
     Bf16Matmul.shared().forEach(blocks, perBlock, (b0, b1) -> {
       if (onNative) {
         NativeQuantKernel.multiply(w.data(), w.scales(), w.bits(), w.rows(), w.cols(), w.group(), a.q, a.scales, a.sums, n, y, b0, b1);
+      } else if (VECTOR) {
+        VectorQuantKernel.multiply(w, a, n, y, b0, b1);
       } else {
         JavaQuantKernel.multiply(w, a, n, y, b0, b1);
       }
     });
+  }
+
+  /** The scalar Java kernel on rows blocks [b0, b1) (tests: the Vector API kernel must give its bits). */
+  static void multiplyScalar(PackedWeights w, float[] x, int n, float[] y) {
+    QuantizedActivations a = ACTIVATIONS.get();
+    a.quantize(x, n, w.cols(), w.group());
+    JavaQuantKernel.multiply(w, a, n, y, 0, PackedWeights.blocks(w.rows()));
   }
 
   /** Whether the native kernel is in use. */

@@ -77,6 +77,21 @@ class QuantizedProductsTest {
   }
 
   @ParameterizedTest
+  @CsvSource({"8, 37, 256, 128, 1", "8, 50, 512, 64, 13", "4, 37, 256, 128, 2", "4, 33, 384, 32, 8"})
+  void theVectorKernelGivesTheScalarKernelsBits(int bits, int rows, int cols, int group, int n) {
+    Random rnd = new Random(17L * bits + rows + n);
+    PackedWeights p = pack(gaussian(rnd, rows * cols, 0.1f), bits, rows, cols, group);
+    float[] x = gaussian(rnd, n * cols, 1f);
+    float[] scalar = new float[n * rows];
+    float[] vector = new float[n * rows];
+    QuantizedProducts.multiplyScalar(p, x, n, scalar);
+    QuantizedProducts.multiply(p, x, n, vector, false); // the Vector API kernel: surefire loads the module
+    for (int i = 0; i < scalar.length; i++) {
+      assertEquals(Float.floatToIntBits(scalar[i]), Float.floatToIntBits(vector[i]), "element " + i + ": " + scalar[i] + " vs " + vector[i]);
+    }
+  }
+
+  @ParameterizedTest
   @CsvSource({"8, 127", "4, 8"})
   void packingRoundTripsTheIntegersAndScales(int bits, int peak) {
     int rows = 20;
