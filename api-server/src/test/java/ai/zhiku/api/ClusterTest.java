@@ -185,7 +185,7 @@ class ClusterTest {
   }
 
   private static double authFailures(TestCluster c) throws Exception {
-    return c.get("/metrics").body().lines().filter(l -> l.startsWith("zhiku_auth_failures_total "))
+    return c.get("/metrics", "authorization", "Bearer sk-one").body().lines().filter(l -> l.startsWith("zhiku_auth_failures_total "))
         .mapToDouble(l -> Double.parseDouble(l.substring(l.indexOf(' ') + 1))).findFirst().orElse(0);
   }
 
