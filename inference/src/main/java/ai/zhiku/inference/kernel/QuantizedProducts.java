@@ -16,6 +16,8 @@ public final class QuantizedProducts {
   /** Without the native kernel: the Vector API one where the JVM has the module, else scalar Java. */
   private static final boolean VECTOR = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
   private static final ThreadLocal<QuantizedActivations> ACTIVATIONS = ThreadLocal.withInitial(QuantizedActivations::new);
+  /** Activations in a matrix's act order, reused per thread. */
+  private static final ThreadLocal<float[][]> PERMUTED = ThreadLocal.withInitial(() -> new float[1][0]);
 
   private QuantizedProducts() {}
 
@@ -33,7 +35,7 @@ public final class QuantizedProducts {
     }
     if (onNative && !NATIVE) throw new IllegalStateException("native quantized kernel unavailable: " + NativeQuantKernel.unavailable());
     QuantizedActivations a = ACTIVATIONS.get();
-    a.quantize(x, n, w.cols(), w.group());
+    a.quantize(inColumnOrder(w, x, n), n, w.cols(), w.group());
     int blocks = PackedWeights.blocks(w.rows());
     long perBlock = (long) PackedWeights.BLOCK * w.cols() * Math.max(1, n);
     Bf16Matmul.shared().forEach(blocks, perBlock, (b0, b1) -> {
@@ -44,14 +46,54 @@ public final class QuantizedProducts {
       } else {
         JavaQuantKernel.multiply(w, a, n, y, b0, b1);
       }
+      if (w.offsets() != null) addZeroPointTerms(w, a, n, y, b0, b1);
     });
+  }
+
+  /** x itself, or x's columns in the matrix's packed order (act-order checkpoints). */
+  private static float[] inColumnOrder(PackedWeights w, float[] x, int n) {
+    int[] order = w.order();
+    if (order == null) return x;
+    int cols = w.cols();
+    float[][] holder = PERMUTED.get();
+    if (holder[0].length < n * cols) holder[0] = new float[n * cols];
+    float[] p = holder[0];
+    for (int i = 0; i < n; i++) {
+      int base = i * cols;
+      for (int j = 0; j < cols; j++) p[base + j] = x[base + order[j]];
+    }
+    return p;
+  }
+
+  /**
+   * Adds, for rows in blocks [b0, b1), each group's zero-point offset times the group's sum of
+   * quantized activations: the part of {@code scale · (u − zero)} the kernels' {@code u − 8} leaves out.
+   */
+  private static void addZeroPointTerms(PackedWeights w, QuantizedActivations a, int n, float[] y, int b0, int b1) {
+    int groups = w.groups();
+    int rows = w.rows();
+    float[] off = w.offsets();
+    for (int i = 0; i < n; i++) {
+      for (int b = b0; b < b1; b++) {
+        int end = Math.min(PackedWeights.BLOCK, rows - b * PackedWeights.BLOCK);
+        for (int lane = 0; lane < end; lane++) {
+          float sum = 0;
+          for (int g = 0; g < groups; g++) {
+            sum += off[(b * groups + g) * PackedWeights.BLOCK + lane] * (a.scales[i * groups + g] * a.sums[i * groups + g]);
+          }
+          y[i * rows + b * PackedWeights.BLOCK + lane] += sum;
+        }
+      }
+    }
   }
 
   /** The scalar Java kernel on rows blocks [b0, b1) (tests: the Vector API kernel must give its bits). */
   static void multiplyScalar(PackedWeights w, float[] x, int n, float[] y) {
     QuantizedActivations a = ACTIVATIONS.get();
-    a.quantize(x, n, w.cols(), w.group());
-    JavaQuantKernel.multiply(w, a, n, y, 0, PackedWeights.blocks(w.rows()));
+    a.quantize(inColumnOrder(w, x, n), n, w.cols(), w.group());
+    int blocks = PackedWeights.blocks(w.rows());
+    JavaQuantKernel.multiply(w, a, n, y, 0, blocks);
+    if (w.offsets() != null) addZeroPointTerms(w, a, n, y, 0, blocks);
   }
 
   /** Whether the native kernel is in use. */

@@ -2,6 +2,8 @@ package ai.zhiku.inference.model;
 
 import ai.zhiku.inference.weights.CheckpointException;
 import ai.zhiku.inference.weights.WeightsIndex;
+import ai.zhiku.inference.weights.quantized.QuantizedRows;
+import ai.zhiku.inference.weights.quantized.StoredQuantization;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -25,12 +27,18 @@ public final class CheckpointShapes {
 
   /** Compares each tensor the config implies with the checkpoint's, where the checkpoint has it. */
   public static void check(WeightsIndex index, ModelConfig c) {
+    check(index, c, null);
+  }
+
+  /** As {@link #check(WeightsIndex, ModelConfig)}, quantized layers compared by the float shape they stand for. */
+  public static void check(WeightsIndex index, ModelConfig c, StoredQuantization stored) {
     Map<String, long[]> expected = expected(c);
     for (Map.Entry<String, long[]> e : expected.entrySet()) {
-      if (!index.contains(e.getKey())) {
+      long[] actual = stored == null ? null : QuantizedRows.shapeOf(index, stored, e.getKey());
+      if (actual == null && !index.contains(e.getKey())) {
         continue; // a missing tensor is the loader's to report (some are optional, such as a tied output)
       }
-      long[] actual = index.info(e.getKey()).shape();
+      if (actual == null) actual = index.info(e.getKey()).shape();
       if (!Arrays.equals(actual, e.getValue())) {
         throw new CheckpointException("config.json does not match the weights: tensor " + e.getKey() + " has shape "
             + Arrays.toString(actual) + " but config.json (hidden_size " + c.hiddenSize() + ", " + c.numHeads() + " heads of "

@@ -88,7 +88,7 @@ public final class DecoderModel implements AutoCloseable {
   public static DecoderModel load(Path dir, ModelConfig cfg, NDManager manager, WeightFormat format,
                                   BiFunction<WeightLoader, ModelConfig, ModelWeights> layout) {
     try (WeightsIndex index = WeightsIndex.open(dir)) {
-      CheckpointShapes.check(index, cfg);
+      CheckpointShapes.check(index, cfg, format.stored());
       return new DecoderModel(cfg, layout.apply(new WeightLoader(index, manager, format), cfg), manager, format.precision());
     }
   }

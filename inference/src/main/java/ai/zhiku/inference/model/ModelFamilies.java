@@ -10,6 +10,7 @@ import ai.zhiku.inference.model.chatglm3.ChatGlm3Model;
 import ai.zhiku.inference.model.internlm2.InternLm2Model;
 import ai.zhiku.inference.model.qwen2.Qwen2Model;
 import ai.zhiku.inference.weights.CheckpointException;
+import ai.zhiku.inference.weights.quantized.StoredQuantization;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -81,7 +82,8 @@ public final class ModelFamilies {
   }
 
   /** Loads the chat model in {@code dir} onto {@code device}, its weights held as {@code format} says. */
-  public static ChatModel load(Path dir, Device device, WeightFormat format) {
+  public static ChatModel load(Path dir, Device device, WeightFormat asked) {
+    WeightFormat format = asStored(dir, device, asked);
     ChatModel model = loadWith(dir, device, format, true, (arch, m) -> switch (family(arch, dir)) {
       case "chatglm3" -> ChatGlm3Model.load(dir, JSON, m, format);
       case "chatglm2" -> ChatGlm2Model.load(dir, JSON, m, format);
@@ -100,12 +102,34 @@ public final class ModelFamilies {
   }
 
   /** The decoder of the chat model in {@code dir} with its weights held as {@code format} says. */
-  public static DecoderModel loadDecoder(Path dir, Device device, WeightFormat format) {
+  public static DecoderModel loadDecoder(Path dir, Device device, WeightFormat asked) {
+    WeightFormat format = asStored(dir, device, asked);
     return loadWith(dir, device, format, false, (arch, m) -> switch (family(arch, dir)) {
       case "chatglm2", "chatglm3" -> ChatGlm2Model.decoder(dir, JSON, m, format);
       case "qwen2" -> Qwen2Model.decoder(dir, JSON, m, format);
       default -> InternLm2Model.decoder(dir, JSON, m, format);
     });
+  }
+
+  /**
+   * The format to load {@code dir} in: {@code asked}, unless the checkpoint was published quantized
+   * (GPTQ, AWQ, ChatGLM int4/int8), whose matrices are served as stored (CPU only; not quantized again).
+   */
+  static WeightFormat asStored(Path dir, Device device, WeightFormat asked) {
+    StoredQuantization stored = StoredQuantization.detect(dir);
+    if (stored == null) return asked;
+    if (asked.quantization() != null) {
+      throw ZhikuException.invalid("quantize", "the checkpoint is already quantized (" + stored.describe() + ", in " + stored.source()
+          + "): serve it without --quantize");
+    }
+    if (device.isGpu()) {
+      throw ZhikuException.invalid("device", "quantized checkpoints (" + stored.describe() + ") are served on the CPU only for now");
+    }
+    if (asked.precision() != Precision.BFLOAT16) {
+      log.info("{} is quantized ({}): its other weights compute in bfloat16, not {}", dir.getFileName(), stored.describe(),
+          asked.precision().flag());
+    }
+    return WeightFormat.stored(stored);
   }
 
   /** The family of a checkpoint with a supported architecture: ChatGLM2 and ChatGLM3 share theirs. */

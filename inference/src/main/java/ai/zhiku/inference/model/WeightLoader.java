@@ -13,6 +13,9 @@ import ai.zhiku.inference.model.layers.TorchMatrix;
 import ai.zhiku.inference.weights.CheckpointException;
 import ai.zhiku.inference.weights.TensorInfo;
 import ai.zhiku.inference.weights.WeightsIndex;
+import ai.zhiku.inference.weights.quantized.QuantizedRows;
+import ai.zhiku.inference.weights.quantized.StoredQuantization;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +39,8 @@ public final class WeightLoader {
   private final Precision precision;
   /** Null: matrices are kept in the precision. */
   private final Quantization quantization;
+  /** Null: the checkpoint's matrices are floats. */
+  private final StoredQuantization stored;
 
   public WeightLoader(WeightsIndex index, NDManager manager, Precision precision) {
     this(index, manager, WeightFormat.of(precision));
@@ -46,6 +51,7 @@ public final class WeightLoader {
     this.manager = manager;
     this.precision = format.precision();
     this.quantization = format.quantization();
+    this.stored = format.stored();
     if (precision == Precision.BFLOAT16) checkHeap(index, quantization);
   }
 
@@ -58,6 +64,10 @@ public final class WeightLoader {
     long largest = 0;
     for (String name : index.names()) {
       if (index.info(name).shape().length != 2) continue;
+      if (!index.info(name).dtype().isFloating()) { // a checkpoint's quantized weights, held at their size
+        bytes += index.info(name).byteSize();
+        continue;
+      }
       long numel = index.info(name).numel();
       largest = Math.max(largest, numel);
       bytes += q == null ? 2 * numel : numel * q.bits() / 8 + 4 * numel / q.groupSize();
@@ -103,6 +113,19 @@ public final class WeightLoader {
 
   /** A matrix made of the given row ranges, stacked in order: quantized when the format says so. */
   public Matrix matrix(List<Rows> parts) {
+    if (stored != null) {
+      List<QuantizedRows> sources = new ArrayList<>();
+      for (Rows r : parts) {
+        QuantizedRows q = QuantizedRows.open(index, stored, r.tensor());
+        if (q != null) sources.add(q);
+      }
+      if (!sources.isEmpty()) {
+        if (sources.size() != parts.size()) {
+          throw new CheckpointException("tensor " + parts.get(0).tensor() + " is stacked from quantized and float tensors");
+        }
+        return StoredMatrices.pack(parts, sources);
+      }
+    }
     if (quantization != null) return quantized(parts);
     if (precision == Precision.BFLOAT16) return bf16(parts);
     if (parts.size() == 1 && parts.get(0).first() == 0 && parts.get(0).count() < 0) {

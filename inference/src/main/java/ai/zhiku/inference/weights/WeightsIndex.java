@@ -162,6 +162,27 @@ public final class WeightsIndex implements AutoCloseable {
     return out;
   }
 
+  /** An integer tensor's values as int, row-major: I32 as stored, I8 sign-extended, U8 unsigned, I64 narrowed when it fits. */
+  public int[] ints(String name) {
+    TensorInfo info = info(name);
+    ByteBuffer b = bytes(name);
+    int[] out = new int[Math.toIntExact(info.numel())];
+    switch (info.dtype()) {
+      case I32 -> b.asIntBuffer().get(out);
+      case I8 -> { for (int i = 0; i < out.length; i++) out[i] = b.get(i); }
+      case U8 -> { for (int i = 0; i < out.length; i++) out[i] = b.get(i) & 0xFF; }
+      case I64 -> {
+        for (int i = 0; i < out.length; i++) {
+          long v = b.getLong(i * 8);
+          if (v != (int) v) throw new CheckpointException("tensor " + name + " holds " + v + ", outside 32 bits");
+          out[i] = (int) v;
+        }
+      }
+      default -> throw new CheckpointException("tensor " + name + " is " + info.dtype() + ", not an integer tensor");
+    }
+    return out;
+  }
+
   /**
    * The tensor as an array owned by {@code manager}, converted to {@code type} (null: float32
    * for bfloat16 storage, else the stored type). The result is a private copy, never a view of

@@ -55,7 +55,7 @@ public final class QuantizedMatrix implements HostMatrix {
     float[] out = new float[Math.multiplyExact(ids.length, cols)];
     for (int i = 0; i < ids.length; i++) {
       if (ids[i] < 0 || ids[i] >= w.rows()) throw new IndexOutOfBoundsException("row " + ids[i] + " of " + w.rows());
-      for (int k = 0; k < cols; k++) out[i * cols + k] = w.dequantized((int) ids[i], k);
+      for (int k = 0; k < cols; k++) out[i * cols + k] = w.weight((int) ids[i], k);
     }
     return Bf16Matrix.array(step, out, ids.length, cols);
   }
