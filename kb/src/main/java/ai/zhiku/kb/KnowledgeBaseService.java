@@ -32,10 +32,12 @@ import java.util.regex.Pattern;
 
 /**
  * Knowledge bases on PostgreSQL + pgvector: create and delete them, ingest documents (parse, chunk, embed,
- * store atomically), search them (dense, keyword, hybrid) and build augmented prompts. All methods block
- * on JDBC; call them off event loops. Failures are {@link ZhikuException}s: NOT_FOUND for unknown knowledge
- * bases ({@code knowledge_base_not_found}), documents and embedding models ({@code model_not_found}),
- * INVALID_REQUEST naming the parameter for bad input, UNAVAILABLE while the database is unreachable.
+ * store atomically: {@link DocumentIngestion}), search them (dense, keyword, hybrid) and build augmented
+ * prompts. All methods block on JDBC; call them off event loops. Failures are {@link ZhikuException}s:
+ * NOT_FOUND for unknown knowledge bases ({@code knowledge_base_not_found}), documents and embedding models
+ * ({@code model_not_found}), INVALID_REQUEST naming the parameter for bad input, PAYLOAD_TOO_LARGE for a
+ * document over a {@link ai.zhiku.kb.ingest.DocumentLimits} cap, UNAVAILABLE while the database is
+ * unreachable.
  *
  * <p>Storage: each knowledge base is bound to one embedding model and its dimension and gets its own partial
  * HNSW index ({@code vector_cosine_ops}) over {@code embedding::vector(dim)} for its rows only, so vectors of
