@@ -3,23 +3,19 @@ package ai.zhiku.kb;
 import ai.zhiku.common.ErrorKind;
 import ai.zhiku.common.ZhikuException;
 import ai.zhiku.kb.db.Database;
-import ai.zhiku.kb.ingest.Chunk;
-import ai.zhiku.kb.ingest.Chunker;
-import ai.zhiku.kb.ingest.DocumentParser;
+import ai.zhiku.kb.ingest.Cancellation;
 import ai.zhiku.kb.search.Fusion;
 import ai.zhiku.kb.search.KeywordAnalyzer;
 import com.pgvector.PGvector;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -36,10 +32,12 @@ import java.util.regex.Pattern;
 
 /**
  * Knowledge bases on PostgreSQL + pgvector: create and delete them, ingest documents (parse, chunk, embed,
- * store atomically), search them (dense, keyword, hybrid) and build augmented prompts. All methods block
- * on JDBC; call them off event loops. Failures are {@link ZhikuException}s: NOT_FOUND for unknown knowledge
- * bases ({@code knowledge_base_not_found}), documents and embedding models ({@code model_not_found}),
- * INVALID_REQUEST naming the parameter for bad input, UNAVAILABLE while the database is unreachable.
+ * store atomically: {@link DocumentIngestion}), search them (dense, keyword, hybrid) and build augmented
+ * prompts. All methods block on JDBC; call them off event loops. Failures are {@link ZhikuException}s:
+ * NOT_FOUND for unknown knowledge bases ({@code knowledge_base_not_found}), documents and embedding models
+ * ({@code model_not_found}), INVALID_REQUEST naming the parameter for bad input, PAYLOAD_TOO_LARGE for a
+ * document over a {@link ai.zhiku.kb.ingest.DocumentLimits} cap, UNAVAILABLE while the database is
+ * unreachable.
  *
  * <p>Storage: each knowledge base is bound to one embedding model and its dimension and gets its own partial
  * HNSW index ({@code vector_cosine_ops}) over {@code embedding::vector(dim)} for its rows only, so vectors of
@@ -66,7 +64,6 @@ public final class KnowledgeBaseService implements AutoCloseable {
   /** Letters and digits of any script (产品手册), marks, '_', '.', '-' and inner spaces; 1-64 characters. */
   private static final Pattern KB_NAME = Pattern.compile("[\\p{L}\\p{N}](?:[\\p{L}\\p{M}\\p{N}_. -]{0,62}[\\p{L}\\p{M}\\p{N}_.-])?");
   private static final Pattern PLACEHOLDER = Pattern.compile("\\{(context|question)}");
-  private static final int EMBED_BATCH = 32;
   private static final double BM25_K1 = 1.2;
   private static final double BM25_B = 0.75;
 
@@ -75,6 +72,7 @@ public final class KnowledgeBaseService implements AutoCloseable {
   private final String defaultEmbeddingModel;
   private final double keywordWeight;
   private final ExecutorService parallel = Executors.newVirtualThreadPerTaskExecutor();
+  private final DocumentIngestion ingestion;
 
   public KnowledgeBaseService(KbConfig config, Function<String, Embedder> embedders) {
     this(config, embedders, Fusion.DEFAULT_KEYWORD_WEIGHT);
@@ -86,10 +84,11 @@ public final class KnowledgeBaseService implements AutoCloseable {
     this.embedders = Objects.requireNonNull(embedders, "embedders");
     this.defaultEmbeddingModel = config.defaultEmbeddingModel();
     this.keywordWeight = keywordWeight;
+    this.ingestion = new DocumentIngestion(db, this::embedder, config.documentLimits());
   }
 
   /** A knowledge base row. */
-  private record Kb(int id, String name, String model, int dimension, int chunkSize, int chunkOverlap,
+  record Kb(int id, String name, String model, int dimension, int chunkSize, int chunkOverlap,
       String template) {}
 
   // --- knowledge bases -------------------------------------------------------------------------------
@@ -224,262 +223,38 @@ public final class KnowledgeBaseService implements AutoCloseable {
 
   /** Adds plain text under a document name (the JSON {name, text} upload). */
   public AddDocumentResult addText(String kbName, String documentName, String text) {
+    return addText(kbName, documentName, text, Cancellation.NONE);
+  }
+
+  /** {@link #addText(String, String, String)} that stops, storing nothing, once {@code cancellation} is cancelled. */
+  public AddDocumentResult addText(String kbName, String documentName, String text, Cancellation cancellation) {
     if (text == null) {
       throw ZhikuException.invalid("text", "text is required");
     }
-    return addDocument(kbName, documentName, text.getBytes(StandardCharsets.UTF_8), "text/plain");
+    return addDocument(kbName, documentName, text.getBytes(StandardCharsets.UTF_8), "text/plain", cancellation);
+  }
+
+  /** {@link #addDocument(String, String, byte[], String, Cancellation)} that is never cancelled. */
+  public AddDocumentResult addDocument(String kbName, String fileName, byte[] content, String contentType) {
+    return addDocument(kbName, fileName, content, contentType, Cancellation.NONE);
   }
 
   /**
-   * Parses, chunks, embeds and stores a document. The same name with the same bytes changes nothing; the
-   * same name with new bytes replaces that document's chunks in one transaction. Concurrent uploads of one
-   * name are serialised by a transaction-scoped advisory lock (and a unique constraint behind it).
+   * Parses, chunks, embeds and stores a document ({@link DocumentIngestion}); a cancelled upload stops at its
+   * next check and stores nothing.
    */
-  public AddDocumentResult addDocument(String kbName, String fileName, byte[] content, String contentType) {
-    String n = validName(kbName);
-    String docName = validDocumentName(fileName);
-    if (content == null) {
-      throw ZhikuException.invalid("file", "file content is required");
-    }
-    if (content.length > MAX_DOCUMENT_BYTES) {
-      throw new ZhikuException(ErrorKind.PAYLOAD_TOO_LARGE,
-          "document is larger than " + (MAX_DOCUMENT_BYTES >> 20) + " MiB", "file", null);
-    }
-    String type = contentType == null || contentType.isBlank() ? "application/octet-stream" : contentType.strip();
-    DocumentParser.formatOf(docName, type); // reject unsupported types before any work
-    String hash = sha256(content);
-    Kb kb = kb(n);
-    DocumentInfo existing = findDocument(kb.id(), docName);
-    if (existing != null && existing.contentHash().equals(hash)) {
-      return new AddDocumentResult(existing, AddDocumentResult.Status.UNCHANGED);
-    }
-
-    // Postgres text cannot hold NUL: a document's NULs (binary junk in a .txt, a parser's padding) are dropped
-    String text = DocumentParser.parse(docName, content, type).replace("\u0000", "");
-    List<Chunk> chunks = new Chunker(kb.chunkSize(), kb.chunkOverlap()).split(text);
-    if (chunks.isEmpty()) {
-      throw ZhikuException.invalid("file", "document '" + docName + "' contains no text");
-    }
-    List<String> chunkHashes = new ArrayList<>(chunks.size());
-    List<Map<String, Integer>> termFreqs = new ArrayList<>(chunks.size());
-    long termTotal = 0;
-    for (Chunk ch : chunks) {
-      chunkHashes.add(sha256(ch.indexedText().getBytes(StandardCharsets.UTF_8)));
-      Map<String, Integer> tf = KeywordAnalyzer.termFrequencies(ch.indexedText());
-      termFreqs.add(tf);
-      termTotal += tf.values().stream().mapToInt(Integer::intValue).sum();
-    }
-    final long docTerms = termTotal;
-    List<float[]> vectors = embedChunks(kb, chunks, chunkHashes, existing);
-
-    return db.inTransaction(c -> {
-      // the knowledge base must still exist and must not be deleted under us
-      Kb locked = lockKb(c, n, false);
-      if (locked.id() != kb.id()) {
-        throw kbNotFound(n);
-      }
-      try (PreparedStatement ps = c.prepareStatement("SELECT pg_advisory_xact_lock(?, hashtext(?))")) {
-        ps.setInt(1, kb.id());
-        ps.setString(2, docName);
-        ps.execute();
-      }
-      DocumentInfo current = findDocument(c, kb.id(), docName);
-      if (current != null && current.contentHash().equals(hash)) {
-        return new AddDocumentResult(current, AddDocumentResult.Status.UNCHANGED);
-      }
-      UUID docId;
-      AddDocumentResult.Status status;
-      if (current != null) {
-        docId = UUID.fromString(current.id());
-        removeChunks(c, kb.id(), docId);
-        try (PreparedStatement ps = c.prepareStatement("""
-            UPDATE documents SET content_hash = ?, content_type = ?, size_bytes = ?, chunk_count = ?,
-                   term_count = ?, updated_at = now() WHERE id = ?""")) {
-          ps.setString(1, hash);
-          ps.setString(2, type);
-          ps.setLong(3, content.length);
-          ps.setInt(4, chunks.size());
-          ps.setLong(5, docTerms);
-          ps.setObject(6, docId);
-          ps.executeUpdate();
-        }
-        status = AddDocumentResult.Status.REPLACED;
-      } else {
-        try (PreparedStatement ps = c.prepareStatement("""
-            INSERT INTO documents (kb_id, name, content_hash, content_type, size_bytes, chunk_count, term_count)
-            VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id""")) {
-          ps.setInt(1, kb.id());
-          ps.setString(2, docName);
-          ps.setString(3, hash);
-          ps.setString(4, type);
-          ps.setLong(5, content.length);
-          ps.setInt(6, chunks.size());
-          ps.setLong(7, docTerms);
-          try (ResultSet rs = ps.executeQuery()) {
-            rs.next();
-            docId = rs.getObject(1, UUID.class);
-          }
-        }
-        status = AddDocumentResult.Status.CREATED;
-      }
-      insertChunks(c, kb.id(), docId, chunks, chunkHashes, termFreqs, vectors);
-      return new AddDocumentResult(findDocument(c, kb.id(), docName), status);
-    });
+  public AddDocumentResult addDocument(String kbName, String fileName, byte[] content, String contentType,
+      Cancellation cancellation) {
+    return ingestion.add(kbName, fileName, content, contentType, cancellation);
   }
 
-  private List<float[]> embedChunks(Kb kb, List<Chunk> chunks, List<String> hashes, DocumentInfo existing) {
-    Map<String, float[]> reuse = new HashMap<>();
-    if (existing != null) {
-      db.call(c -> {
-        try (PreparedStatement ps = c.prepareStatement(
-            "SELECT content_hash, embedding::text FROM chunks WHERE document_id = ?")) {
-          ps.setObject(1, UUID.fromString(existing.id()));
-          try (ResultSet rs = ps.executeQuery()) {
-            while (rs.next()) {
-              reuse.put(rs.getString(1), new PGvector(rs.getString(2)).toArray());
-            }
-          }
-        }
-        return null;
-      });
-    }
-    float[][] out = new float[chunks.size()][];
-    List<Integer> todo = new ArrayList<>();
-    for (int i = 0; i < chunks.size(); i++) {
-      float[] v = reuse.get(hashes.get(i));
-      if (v != null && v.length == kb.dimension()) {
-        out[i] = v;
-      } else {
-        todo.add(i);
-      }
-    }
-    Embedder embedder = embedder(kb.model());
-    for (int from = 0; from < todo.size(); from += EMBED_BATCH) {
-      List<Integer> batch = todo.subList(from, Math.min(todo.size(), from + EMBED_BATCH));
-      List<String> texts = new ArrayList<>(batch.size());
-      for (int i : batch) {
-        texts.add(chunks.get(i).indexedText());
-      }
-      List<float[]> vs = embedder.embed(texts, false);
-      if (vs.size() != batch.size()) {
-        throw ZhikuException.internal("embedding model returned " + vs.size() + " vectors for " + batch.size()
-            + " texts", null);
-      }
-      for (int k = 0; k < batch.size(); k++) {
-        out[batch.get(k)] = checkDimension(kb, vs.get(k));
-      }
-    }
-    return List.of(out);
-  }
-
-  private static float[] checkDimension(Kb kb, float[] v) {
+  static float[] checkDimension(Kb kb, float[] v) {
     if (v == null || v.length != kb.dimension()) {
       throw ZhikuException.internal("embedding model '" + kb.model() + "' returned a vector of dimension "
           + (v == null ? 0 : v.length) + "; knowledge base '" + kb.name() + "' is bound to dimension "
           + kb.dimension(), null);
     }
     return v;
-  }
-
-  /**
-   * Removes a document's chunks, their postings and their share of the document frequencies. The df updates
-   * go through INSERT ... ON CONFLICT in term order, the same order ingestion uses, so concurrent writers to one
-   * knowledge base lock kb_terms rows in one order.
-   */
-  private static void removeChunks(Connection c, int kbId, UUID docId) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("""
-        INSERT INTO kb_terms (kb_id, term, df)
-        SELECT ?, p.term, -count(*) FROM chunk_terms p
-        WHERE p.kb_id = ? AND p.chunk_id IN (SELECT id FROM chunks WHERE document_id = ?)
-        GROUP BY p.term ORDER BY p.term
-        ON CONFLICT (kb_id, term) DO UPDATE SET df = kb_terms.df + EXCLUDED.df""")) {
-      ps.setInt(1, kbId);
-      ps.setInt(2, kbId);
-      ps.setObject(3, docId);
-      ps.executeUpdate();
-    }
-    try (PreparedStatement ps = c.prepareStatement(
-        "DELETE FROM chunk_terms WHERE chunk_id IN (SELECT id FROM chunks WHERE document_id = ?)")) {
-      ps.setObject(1, docId);
-      ps.executeUpdate();
-    }
-    try (PreparedStatement ps = c.prepareStatement("DELETE FROM chunks WHERE document_id = ?")) {
-      ps.setObject(1, docId);
-      ps.executeUpdate();
-    }
-  }
-
-  private static void insertChunks(Connection c, int kbId, UUID docId, List<Chunk> chunks, List<String> hashes,
-      List<Map<String, Integer>> termFreqs, List<float[]> vectors) throws SQLException {
-    long[] ids = new long[chunks.size()];
-    try (PreparedStatement ps = c.prepareStatement("SELECT nextval('chunks_id_seq') FROM generate_series(1, ?)")) {
-      ps.setInt(1, chunks.size());
-      try (ResultSet rs = ps.executeQuery()) {
-        for (int i = 0; rs.next(); i++) {
-          ids[i] = rs.getLong(1);
-        }
-      }
-    }
-    List<String> terms = new ArrayList<>();
-    List<Long> termChunk = new ArrayList<>();
-    List<Integer> termTf = new ArrayList<>();
-    List<Integer> termLen = new ArrayList<>();
-    java.util.TreeMap<String, Integer> df = new java.util.TreeMap<>();
-    try (PreparedStatement ps = c.prepareStatement("""
-        INSERT INTO chunks (id, kb_id, document_id, chunk_index, context, text, content_hash, term_count, embedding)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""")) {
-      for (int i = 0; i < chunks.size(); i++) {
-        Chunk ch = chunks.get(i);
-        Map<String, Integer> tf = termFreqs.get(i);
-        int len = tf.values().stream().mapToInt(Integer::intValue).sum();
-        ps.setLong(1, ids[i]);
-        ps.setInt(2, kbId);
-        ps.setObject(3, docId);
-        ps.setInt(4, ch.index());
-        ps.setString(5, ch.context());
-        ps.setString(6, ch.text());
-        ps.setString(7, hashes.get(i));
-        ps.setInt(8, len);
-        ps.setObject(9, new PGvector(vectors.get(i)));
-        ps.addBatch();
-        for (Map.Entry<String, Integer> e : tf.entrySet()) {
-          terms.add(e.getKey());
-          termChunk.add(ids[i]);
-          termTf.add(e.getValue());
-          termLen.add(len);
-          df.merge(e.getKey(), 1, Integer::sum);
-        }
-      }
-      ps.executeBatch();
-    }
-    final int slice = 50_000;
-    try (PreparedStatement ps = c.prepareStatement("""
-        INSERT INTO chunk_terms (kb_id, term, chunk_id, tf, doc_len)
-        SELECT ?, u.term, u.chunk_id, u.tf, u.doc_len
-        FROM unnest(?::text[], ?::bigint[], ?::integer[], ?::integer[]) AS u(term, chunk_id, tf, doc_len)""")) {
-      for (int from = 0; from < terms.size(); from += slice) {
-        int to = Math.min(terms.size(), from + slice);
-        ps.setInt(1, kbId);
-        Array a1 = c.createArrayOf("text", terms.subList(from, to).toArray());
-        Array a2 = c.createArrayOf("bigint", termChunk.subList(from, to).toArray());
-        Array a3 = c.createArrayOf("integer", termTf.subList(from, to).toArray());
-        Array a4 = c.createArrayOf("integer", termLen.subList(from, to).toArray());
-        ps.setArray(2, a1);
-        ps.setArray(3, a2);
-        ps.setArray(4, a3);
-        ps.setArray(5, a4);
-        ps.executeUpdate();
-      }
-    }
-    try (PreparedStatement ps = c.prepareStatement("""
-        INSERT INTO kb_terms (kb_id, term, df)
-        SELECT ?, u.term, u.df FROM unnest(?::text[], ?::integer[]) AS u(term, df) ORDER BY u.term
-        ON CONFLICT (kb_id, term) DO UPDATE SET df = kb_terms.df + EXCLUDED.df""")) {
-      ps.setInt(1, kbId);
-      ps.setArray(2, c.createArrayOf("text", df.keySet().toArray()));
-      ps.setArray(3, c.createArrayOf("integer", df.values().toArray()));
-      ps.executeUpdate();
-    }
   }
 
   public List<DocumentInfo> listDocuments(String kbName) {
@@ -535,7 +310,7 @@ public final class KnowledgeBaseService implements AutoCloseable {
           }
         }
       }
-      removeChunks(c, kb.id(), id);
+      DocumentIngestion.removeChunks(c, kb.id(), id);
       try (PreparedStatement ps = c.prepareStatement("DELETE FROM documents WHERE id = ? AND kb_id = ?")) {
         ps.setObject(1, id);
         ps.setInt(2, kb.id());
@@ -560,7 +335,7 @@ public final class KnowledgeBaseService implements AutoCloseable {
     return db.call(c -> findDocument(c, kbId, name));
   }
 
-  private static DocumentInfo findDocument(Connection c, int kbId, String name) throws SQLException {
+  static DocumentInfo findDocument(Connection c, int kbId, String name) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement(DOC_SQL + " WHERE kb_id = ? AND name = ?")) {
       ps.setInt(1, kbId);
       ps.setString(2, name);
@@ -813,11 +588,11 @@ public final class KnowledgeBaseService implements AutoCloseable {
     return db.call(c -> readKb(c, name, ""));
   }
 
-  private static Kb lockKb(Connection c, String name, boolean exclusive) throws SQLException {
+  static Kb lockKb(Connection c, String name, boolean exclusive) throws SQLException {
     return readKb(c, name, exclusive ? " FOR UPDATE" : " FOR KEY SHARE");
   }
 
-  private static Kb readKb(Connection c, String name, String lock) throws SQLException {
+  static Kb readKb(Connection c, String name, String lock) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("SELECT id, name, embedding_model, dimension, chunk_size,"
         + " chunk_overlap, prompt_template FROM knowledge_bases WHERE name = ?" + lock)) {
       ps.setString(1, name);
@@ -831,7 +606,7 @@ public final class KnowledgeBaseService implements AutoCloseable {
     }
   }
 
-  private static ZhikuException kbNotFound(String name) {
+  static ZhikuException kbNotFound(String name) {
     return ZhikuException.notFound("knowledge base '" + name + "' does not exist", "knowledge_base_not_found");
   }
 

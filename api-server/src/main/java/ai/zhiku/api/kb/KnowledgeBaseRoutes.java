@@ -20,6 +20,7 @@ import ai.zhiku.kb.KnowledgeBaseInfo;
 import ai.zhiku.kb.KnowledgeBaseService;
 import ai.zhiku.kb.SearchHit;
 import ai.zhiku.kb.SearchMode;
+import ai.zhiku.kb.ingest.Cancellation;
 import ai.zhiku.protocol.ModelCard;
 import ai.zhiku.protocol.ModelKind;
 import io.vertx.core.Future;
@@ -41,13 +42,17 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The knowledge-base REST API (/v1/knowledge_bases...) and the chat augmenter, over the kb library.
- * JDBC and embedding calls run on a named worker pool; handlers only parse and write.
+ * JDBC and embedding calls run on named worker pools, never on an event loop; handlers only parse and write.
+ * Document uploads (read, parse, chunk, embed, store) have a pool of their own, at most one thread per core,
+ * so that uploads neither take more CPUs than there are nor hold up searches and chat retrieval; an upload
+ * whose client disconnects is cancelled and stores nothing.
  */
 public final class KnowledgeBaseRoutes implements KbRoutes {
 
   private final Vertx vertx;
   private final ApiServerConfig config;
   private final WorkerExecutor pool;
+  private final WorkerExecutor ingestPool;
   private final Map<String, Embedder> embedders = new ConcurrentHashMap<>();
   private volatile KnowledgeBaseService service;
   private ApiMetrics metrics;
@@ -57,6 +62,7 @@ public final class KnowledgeBaseRoutes implements KbRoutes {
     this.vertx = vertx;
     this.config = config;
     this.pool = vertx.createSharedWorkerExecutor("zhiku-kb", Math.max(2, config.kbPoolSize()));
+    this.ingestPool = vertx.createSharedWorkerExecutor("zhiku-kb-ingest", ingestThreads(config.kbPoolSize()));
   }
 
   public static KnowledgeBaseRoutes create(Vertx vertx, ApiServerConfig config) {
@@ -90,6 +96,29 @@ public final class KnowledgeBaseRoutes implements KbRoutes {
 
   private <T> Future<T> blocking(Callable<T> work) {
     return pool.executeBlocking(work, false);
+  }
+
+  /** Threads of the upload pool: no more than the cores (parsing is CPU work) nor the database connections. */
+  static int ingestThreads(int kbPoolSize) {
+    return Math.max(1, Math.min(kbPoolSize, Runtime.getRuntime().availableProcessors()));
+  }
+
+  /**
+   * Runs an upload on the upload pool with a cancellation that the client's disconnect triggers: the
+   * ingestion stops at its next check (while parsing, between embedding batches, before its commit), stores
+   * nothing, and frees the thread; one still queued stops before it starts.
+   */
+  private Future<JsonObject> ingest(RoutingContext ctx, java.util.function.Function<Cancellation, JsonObject> work) {
+    Cancellation cancel = new Cancellation();
+    ctx.response().closeHandler(v -> {
+      if (!ctx.response().ended()) {
+        cancel.cancel("the client disconnected before the document was stored");
+      }
+    });
+    if (ctx.response().closed()) {
+      cancel.cancel("the client disconnected before the upload started");
+    }
+    return ingestPool.executeBlocking(() -> work.apply(cancel), false);
   }
 
   @Override
@@ -169,9 +198,15 @@ public final class KnowledgeBaseRoutes implements KbRoutes {
         OpenAiError.send(ctx.response(), ZhikuException.invalid("file", "the uploaded file is empty"));
         return;
       }
-      respond(ctx, blocking(() -> {
-        byte[] bytes = Files.readAllBytes(Path.of(file.uploadedFileName()));
-        return resultJson(service().addDocument(kb, file.fileName(), bytes, file.contentType()));
+      respond(ctx, ingest(ctx, cancel -> {
+        cancel.check();
+        byte[] bytes;
+        try {
+          bytes = Files.readAllBytes(Path.of(file.uploadedFileName()));
+        } catch (java.io.IOException e) {
+          throw ZhikuException.invalid("file", "the upload could not be read: " + e.getMessage());
+        }
+        return resultJson(service().addDocument(kb, file.fileName(), bytes, file.contentType(), cancel));
       }));
       return;
     }
@@ -179,7 +214,7 @@ public final class KnowledgeBaseRoutes implements KbRoutes {
       JsonObject body = json(ctx);
       String name = str(body, "name", true);
       String text = str(body, "text", true);
-      respond(ctx, blocking(() -> resultJson(service().addText(kb, name, text))));
+      respond(ctx, ingest(ctx, cancel -> resultJson(service().addText(kb, name, text, cancel))));
     } catch (ZhikuException e) {
       OpenAiError.send(ctx.response(), e);
     }
@@ -222,6 +257,7 @@ public final class KnowledgeBaseRoutes implements KbRoutes {
   @Override
   public void close() {
     pool.close();
+    ingestPool.close();
     KnowledgeBaseService s = service;
     if (s != null) {
       s.close();

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.Writer;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.Charset;
@@ -24,7 +25,11 @@ import javax.xml.stream.XMLStreamConstants;
 import javax.xml.stream.XMLStreamException;
 import javax.xml.stream.XMLStreamReader;
 import org.apache.pdfbox.Loader;
+import org.apache.pdfbox.contentstream.operator.Operator;
+import org.apache.pdfbox.cos.COSBase;
+import org.apache.pdfbox.io.MemoryUsageSetting;
 import org.apache.pdfbox.pdmodel.PDDocument;
+import org.apache.pdfbox.pdmodel.PDPage;
 import org.apache.pdfbox.text.PDFTextStripper;
 import org.jsoup.Jsoup;
 import org.jsoup.nodes.Element;
@@ -67,24 +72,49 @@ public final class DocumentParser {
         "unsupported document type '" + fileName + "'; supported: .txt, .md, .pdf, .docx, .html, .csv, .json");
   }
 
+  /** Parses with the default {@link DocumentLimits} and no cancellation. */
   public static String parse(String fileName, byte[] content, String contentType) {
+    return parse(fileName, content, contentType, DocumentLimits.DEFAULTS, Cancellation.NONE);
+  }
+
+  /**
+   * The document's text. Over a limit: a PAYLOAD_TOO_LARGE naming it (param {@code file}, code
+   * {@code document_too_large}); cancelled: the cancellation's exception, at the next page, zip entry or read.
+   */
+  public static String parse(String fileName, byte[] content, String contentType, DocumentLimits limits,
+      Cancellation cancellation) {
     String format = formatOf(fileName, contentType);
+    ParseBudget budget = new ParseBudget(fileName, limits, cancellation);
+    String text;
     try {
-      return switch (format) {
+      text = switch (format) {
         case "txt", "md" -> decode(content);
-        case "pdf" -> pdf(content);
-        case "docx" -> docx(content);
+        case "pdf" -> pdf(content, budget);
+        case "docx" -> docx(content, budget);
         case "html" -> html(decode(content));
         case "csv" -> csv(decode(content));
         case "json" -> json(decode(content));
         default -> throw new IllegalStateException(format);
       };
     } catch (IOException | XMLStreamException | RuntimeException e) {
-      if (e instanceof ZhikuException z) {
+      ZhikuException z = zhikuCause(e);
+      if (z != null) {
         throw z;
       }
       throw ZhikuException.invalid("file", "cannot read '" + fileName + "' as ." + format + ": " + e.getMessage());
     }
+    budget.text(text.length());
+    return text;
+  }
+
+  /** Our own limit or cancellation, also when a library wrapped it on the way out. */
+  private static ZhikuException zhikuCause(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof ZhikuException z) {
+        return z;
+      }
+    }
+    return null;
   }
 
   /** UTF-8 (with or without BOM); files that are not valid UTF-8 are read as GB18030 (GBK superset). */
@@ -100,33 +130,191 @@ public final class DocumentParser {
     }
   }
 
-  private static String pdf(byte[] content) throws IOException {
-    try (PDDocument doc = Loader.loadPDF(content)) {
-      PDFTextStripper stripper = new PDFTextStripper();
+  /** PDFBox's scratch buffers: this much in memory, then temporary files up to PDF_SCRATCH_BYTES. */
+  static final long PDF_MAIN_MEMORY_BYTES = 32L << 20;
+  static final long PDF_SCRATCH_BYTES = 512L << 20;
+
+  private static String pdf(byte[] content, ParseBudget budget) throws IOException {
+    int maxPages = budget.limits().maxPdfPages();
+    try (PDDocument doc = Loader.loadPDF(content, "", null, null,
+        MemoryUsageSetting.setupMixed(PDF_MAIN_MEMORY_BYTES, PDF_SCRATCH_BYTES).streamCache)) {
+      budget.check();
+      if (doc.getNumberOfPages() > maxPages) {
+        throw tooManyPages(budget, doc.getNumberOfPages());
+      }
+      PdfText stripper = new PdfText(budget);
       stripper.setSortByPosition(true);
       stripper.setParagraphEnd("\n\n");
       stripper.setPageEnd("\n\n");
-      return stripper.getText(doc);
+      CappedText out = new CappedText(budget);
+      stripper.writeText(doc, out);
+      return out.toString();
+    }
+  }
+
+  private static ZhikuException tooManyPages(ParseBudget budget, int pages) {
+    return budget.tooLarge("has " + (pages > budget.limits().maxPdfPages() ? pages + " pages" : "more pages")
+        + "; the limit on a PDF's pages is " + budget.limits().maxPdfPages());
+  }
+
+  /** The text stripper, polling the budget page by page and every few content-stream operators. */
+  private static final class PdfText extends PDFTextStripper {
+    private final ParseBudget budget;
+    private int pages;
+    private int operators;
+
+    PdfText(ParseBudget budget) {
+      this.budget = budget;
+    }
+
+    @Override
+    protected void startPage(PDPage page) throws IOException {
+      budget.check();
+      if (++pages > budget.limits().maxPdfPages()) {
+        throw tooManyPages(budget, pages); // the page tree holds more pages than its /Count said
+      }
+      super.startPage(page);
+    }
+
+    @Override
+    protected void processOperator(Operator operator, List<COSBase> operands) throws IOException {
+      if ((++operators & 63) == 0) {
+        budget.check();
+      }
+      super.processOperator(operator, operands);
+    }
+  }
+
+  /** A writer collecting text that refuses to grow past the text limit. */
+  private static final class CappedText extends Writer {
+    private final StringBuilder text = new StringBuilder();
+    private final ParseBudget budget;
+
+    CappedText(ParseBudget budget) {
+      this.budget = budget;
+    }
+
+    @Override
+    public void write(char[] buf, int off, int len) {
+      budget.text((long) text.length() + len);
+      text.append(buf, off, len);
+    }
+
+    @Override
+    public void write(String s, int off, int len) {
+      budget.text((long) text.length() + len);
+      text.append(s, off, off + len);
+    }
+
+    @Override
+    public void flush() {}
+
+    @Override
+    public void close() {}
+
+    @Override
+    public String toString() {
+      return text.toString();
     }
   }
 
   // --- docx: word/document.xml read with StAX ---------------------------------------------------------
 
-  private static String docx(byte[] content) throws IOException, XMLStreamException {
+  /** One XML item (a comment, an attribute, a name) of word/document.xml may take this much input. */
+  static final long MAX_XML_ITEM_BYTES = 8L << 20;
+
+  /**
+   * Reads the zip entry by entry, counting the bytes actually inflated (entries before word/document.xml are
+   * inflated too, to be skipped), so a zip bomb is refused as soon as the count passes the limit, having held
+   * no more than a read buffer of it.
+   */
+  private static String docx(byte[] content, ParseBudget budget) throws IOException, XMLStreamException {
+    DocumentLimits limits = budget.limits();
     try (ZipInputStream zip = new ZipInputStream(new ByteArrayInputStream(content))) {
+      Inflated inflated = new Inflated(zip, budget);
+      int entries = 0;
       for (ZipEntry e; (e = zip.getNextEntry()) != null; ) {
-        if (e.getName().equals("word/document.xml")) {
-          return docxBody(zip);
+        budget.check();
+        if (++entries > limits.maxDocxEntries()) {
+          throw budget.tooLarge("has more than " + limits.maxDocxEntries() + " zip entries before word/document.xml"
+              + " (the limit on a .docx's entries)");
         }
+        if (e.getName().equals("word/document.xml")) {
+          return docxBody(inflated, budget);
+        }
+        inflated.drainEntry();
       }
     }
     throw new IOException("no word/document.xml in the archive");
   }
 
-  private static String docxBody(InputStream in) throws XMLStreamException {
+  /** The current zip entry's inflated bytes, counted against the .docx limits across all entries. */
+  private static final class Inflated extends InputStream {
+    private final ZipInputStream zip;
+    private final ParseBudget budget;
+    private long total;
+    private long sinceMark;
+
+    Inflated(ZipInputStream zip, ParseBudget budget) {
+      this.zip = zip;
+      this.budget = budget;
+    }
+
+    /** Marks an XML event: the bytes read until the next one are one item of the document. */
+    void mark() {
+      sinceMark = 0;
+    }
+
+    private void count(int n) {
+      if (n <= 0) {
+        return;
+      }
+      total += n;
+      sinceMark += n;
+      long max = budget.limits().maxDocxInflatedBytes();
+      if (total > max) {
+        throw budget.tooLarge("inflates to more than " + ParseBudget.mib(max)
+            + " (the limit on a .docx's decompressed size)");
+      }
+      if (sinceMark > MAX_XML_ITEM_BYTES) {
+        throw budget.tooLarge("has a single XML item over " + ParseBudget.mib(MAX_XML_ITEM_BYTES)
+            + " in word/document.xml (the limit on one item of a .docx)");
+      }
+      budget.check();
+    }
+
+    @Override
+    public int read() throws IOException {
+      int b = zip.read();
+      count(b < 0 ? 0 : 1);
+      return b;
+    }
+
+    @Override
+    public int read(byte[] buf, int off, int len) throws IOException {
+      int n = zip.read(buf, off, len);
+      count(n);
+      return n;
+    }
+
+    void drainEntry() throws IOException {
+      byte[] buf = new byte[16 << 10];
+      while (read(buf, 0, buf.length) >= 0) {
+        mark();
+      }
+    }
+
+    @Override
+    public void close() {
+      // the zip is closed by its owner
+    }
+  }
+
+  private static String docxBody(Inflated in, ParseBudget budget) throws XMLStreamException {
     XMLInputFactory f = XMLInputFactory.newFactory();
     f.setProperty(XMLInputFactory.SUPPORT_DTD, false);
     f.setProperty(XMLInputFactory.IS_SUPPORTING_EXTERNAL_ENTITIES, false);
+    f.setProperty(XMLInputFactory.IS_COALESCING, false);
     XMLStreamReader r = f.createXMLStreamReader(in);
     StringBuilder out = new StringBuilder();
     StringBuilder para = new StringBuilder();
@@ -134,13 +322,21 @@ public final class DocumentParser {
     StringBuilder cell = null;
     int tableDepth = 0;
     int headingLevel = 0;
+    boolean inText = false;
     while (r.hasNext()) {
       int ev = r.next();
-      if (ev == XMLStreamConstants.START_ELEMENT) {
+      in.mark();
+      if (ev == XMLStreamConstants.CHARACTERS || ev == XMLStreamConstants.CDATA) {
+        if (inText) {
+          // text arrives in pieces (not coalesced), so the limit stops a huge run before it is held
+          budget.text((long) out.length() + para.length() + (cell == null ? 0 : cell.length()) + r.getTextLength());
+          para.append(r.getTextCharacters(), r.getTextStart(), r.getTextLength());
+        }
+      } else if (ev == XMLStreamConstants.START_ELEMENT) {
         switch (r.getLocalName()) {
           case "p" -> { para.setLength(0); headingLevel = 0; }
           case "pStyle" -> headingLevel = headingLevel(r.getAttributeValue(r.getNamespaceURI(), "val"));
-          case "t" -> para.append(r.getElementText());
+          case "t" -> inText = true;
           case "tab" -> para.append('\t');
           case "br", "cr" -> para.append('\n');
           case "tbl" -> { tableDepth++; out.append('\n'); }
@@ -150,6 +346,7 @@ public final class DocumentParser {
         }
       } else if (ev == XMLStreamConstants.END_ELEMENT) {
         switch (r.getLocalName()) {
+          case "t" -> inText = false;
           case "p" -> {
             String text = para.toString().strip();
             if (cell != null) {
